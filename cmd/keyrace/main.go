@@ -1,0 +1,101 @@
+// Command keyrace is a conformance test harness and load simulator for the
+// team/key management API of LiteLLM-compatible proxies. It is a thin layer
+// over the Go packages of this module.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit codes shared by every command.
+const (
+	exitClean     = 0 // nothing wrong found
+	exitViolation = 1 // the target broke a property
+	exitCannotRun = 2 // the target or the arguments did not let keyrace judge
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the reference team/key service (optionally with faults)", runServe},
+		{"check", "run the read-your-writes sequences against a proxy", runCheck},
+		{"demo", "reproduce the seed bug on two embedded services, correct and faulty", runDemo},
+		{"version", "print the version", func(context.Context, []string, io.Writer, io.Writer) int { fmt.Println(version); return 0 }},
+	}
+}
+
+const version = "keyrace 0.1.0"
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "keyrace: after a management write is acknowledged, does every later decision see it?\n\n")
+	fmt.Fprintf(w, "Usage: keyrace <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'keyrace <command> --help' for the flags of a command.\n")
+	fmt.Fprintf(w, "Exit codes: 0 clean, 1 violation found, 2 cannot run.\n")
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitCannotRun
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return exitClean
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "keyrace: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitCannotRun
+}
+
+// parseFlags parses a command's flags; it returns done=true with the exit
+// code when the command should stop (help asked, bad flags).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, code int) {
+	fs.SetOutput(stderr)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return true, exitClean
+	case err != nil:
+		return true, exitCannotRun
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "keyrace %s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
+		return true, exitCannotRun
+	}
+	return false, 0
+}
+
+// envOr returns the value of the environment variable name, or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
