@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	refimpl "github.com/keyrace/keyrace/reference-impl"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func startRef(t *testing.T, faults refimpl.FaultSet) string {
+	t.Helper()
+	svc, err := refimpl.Start(refimpl.Config{MasterKey: "sk-cli", Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	return svc.URL
+}
+
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	correct := startRef(t, nil)
+	faulty := startRef(t, refimpl.FaultSet{refimpl.FaultStaleObjectPermission: true})
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html>hello</html>"))
+	}))
+	t.Cleanup(garbage.Close)
+
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"correct build", []string{"check", "--target", correct, "--master-key", "sk-cli"}, exitClean, "seed-revoke"},
+		{"faulty build", []string{"check", "--target", faulty, "--master-key", "sk-cli"}, exitViolation, "403 refused, Team allows: ['G1'] (the state before the write)"},
+		{"two replicas of the correct build", []string{"check", "--target", correct + "," + correct, "--master-key", "sk-cli"}, exitClean, "decisions via"},
+		{"closed port", []string{"check", "--target", closedPort(t), "--master-key", "sk-cli"}, exitCannotRun, "is not reachable"},
+		{"garbage target", []string{"check", "--target", garbage.URL, "--master-key", "sk-cli"}, exitCannotRun, "does not answer GET /health/liveliness like a LiteLLM proxy"},
+		{"wrong master key", []string{"check", "--target", correct, "--master-key", "sk-wrong"}, exitCannotRun, "refused the master key"},
+		{"no target", []string{"check", "--master-key", "sk-cli"}, exitCannotRun, "no target"},
+		{"bad URL", []string{"check", "--target", "localhost:4000", "--master-key", "sk-cli"}, exitCannotRun, "want an http(s)://host:port URL"},
+		{"unknown flag", []string{"check", "--nope"}, exitCannotRun, "flag provided but not defined"},
+		{"unknown command", []string{"frobnicate"}, exitCannotRun, "unknown command"},
+		{"help", []string{"--help"}, exitClean, "Exit codes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KEYRACE_TARGET", "")
+			t.Setenv("KEYRACE_MASTER_KEY", "")
+			code, out, errs := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(out+errs, tc.contains) {
+				t.Fatalf("exit %d (want %d), output lacks %q:\n%s\n%s", code, tc.code, tc.contains, out, errs)
+			}
+		})
+	}
+}
+
+func TestCheckReadsEnvironment(t *testing.T) {
+	t.Setenv("KEYRACE_TARGET", startRef(t, nil))
+	t.Setenv("KEYRACE_MASTER_KEY", "sk-cli")
+	if code, out, errs := runCLI(t, "check"); code != exitClean {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	code, out, errs := runCLI(t, "demo")
+	if code != exitClean || !strings.Contains(out, "bug reproduced") || !strings.Contains(out, "Team allows: ['G1']") {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestServeRejectsBadConfig(t *testing.T) {
+	t.Setenv("LITELLM_MASTER_KEY", "")
+	if code, _, errs := runCLI(t, "serve", "--addr", "127.0.0.1:0"); code != exitCannotRun || !strings.Contains(errs, "master key is required") {
+		t.Fatalf("serve without a master key: exit %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "serve", "--master-key", "k", "--fault", "nope"); code != exitCannotRun || !strings.Contains(errs, "unknown fault") {
+		t.Fatalf("serve with an unknown fault: exit %d %s", code, errs)
+	}
+}
