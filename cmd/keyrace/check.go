@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/keyrace/keyrace/reports"
+	"github.com/keyrace/keyrace/suites"
 	"github.com/keyrace/keyrace/suites/seq"
 )
 
@@ -16,18 +17,74 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	target := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas comma-separated (env KEYRACE_TARGET); writes go to the first, decisions to the last")
 	masterKey := fs.String("master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
+	features := fs.String("features", envOr("KEYRACE_FEATURES", "core"), "features the target declares: core, all, or a comma list (env KEYRACE_FEATURES); specs needing others are skipped as unsupported")
+	consistency := fs.String("consistency", "strict", "strict (read-your-writes) or bounded:<duration> (decisions may lag a write by up to that)")
+	out := fs.String("out", "", "directory for junit.xml, ginkgo-report.json and conformance-report.{yaml,json} (default: write none)")
+	labels := fs.String("label-filter", "", "run only specs matching this Ginkgo label filter, e.g. 'consistency' or 'core && !slow'")
+	repeat := fs.Int("repeat", 0, "run every spec this many times, failing on the first failure")
+	seed := fs.Int64("seed", 0, "random seed of the run (0 picks one; it is printed and reported)")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
+	var impl reports.Implementation
+	fs.StringVar(&impl.Organization, "impl-organization", "", "conformance report: organisation of the implementation")
+	fs.StringVar(&impl.Project, "impl-project", "", "conformance report: project name of the implementation")
+	fs.StringVar(&impl.URL, "impl-url", "", "conformance report: project URL")
+	fs.StringVar(&impl.Version, "impl-version", "", "conformance report: version tested")
+	contact := fs.String("impl-contact", "", "conformance report: contacts, comma-separated")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace check --target URL[,URL...] --master-key KEY\n\n")
-		fmt.Fprintf(stderr, "Runs the seed sequence (grant, then generate at once) and its inverse (revoke,\nthen generate at once) against a LiteLLM-compatible proxy and judges each step.\nIt creates teams named keyrace-<run>-* and deletes them afterwards.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: keyrace check --target URL[,URL...] --master-key KEY [flags]\n\n")
+		fmt.Fprintf(stderr, "Runs keyrace's conformance, consistency, concurrency and replica specs against a\nLiteLLM-compatible proxy. Every spec creates teams named keyrace-<run>-* and\ndeletes them afterwards, so a shared proxy can be checked.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nExit codes: 0 clean, 1 violation found, 2 cannot run (target down, key refused, garbage answers).\n")
+		fmt.Fprintf(stderr, "\nFeatures: %s (core: %s)\n", featureList(suites.AllFeatures), featureList(suites.CoreFeatures))
+		fmt.Fprintf(stderr, "\nExit codes: 0 clean, 1 a spec failed (a violation), 2 cannot run (target down, key refused, garbage answers, bad flags).\n")
 	}
 	if done, code := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	results, err := check(ctx, splitTargets(*target), *masterKey, *timeout, stdout)
-	return verdictExit(results, err, stderr)
+	fset, err := suites.ParseFeatures(*features)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace check: --features: %v\n", err)
+		return exitCannotRun
+	}
+	if *contact != "" {
+		impl.Contact = splitTargets(*contact)
+	}
+	cfg := suites.Config{
+		Targets: splitTargets(*target), MasterKey: *masterKey, Features: fset, Consistency: *consistency,
+		OutDir: *out, Implementation: impl, LabelFilter: *labels, Seed: *seed, Repeat: *repeat,
+		RequestTimeout: *timeout, Progress: stdout, NoColor: true,
+	}
+	fmt.Fprintf(stdout, "keyrace check · %s · features %s · consistency %s\n", strings.Join(cfg.Targets, ", "), strings.Join(fset.Names(), ","), *consistency)
+	res, err := suites.Run(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace check: %v\n", err)
+		return exitCannotRun
+	}
+	return reportOutcome(res, *out, stdout, stderr)
+}
+
+// reportOutcome prints the closing lines and maps the outcome to an exit code.
+func reportOutcome(res suites.Outcome, out string, stdout, stderr io.Writer) int {
+	fmt.Fprintf(stdout, "\nconformance: %s — %s\n", res.Report.Overall(), res.Report.Summary)
+	if out != "" {
+		fmt.Fprintf(stdout, "reports: %s/{junit.xml,ginkgo-report.json,conformance-report.yaml,conformance-report.json}\n", out)
+	}
+	switch {
+	case res.CannotRun != nil:
+		fmt.Fprintf(stderr, "keyrace check: cannot judge the target: %v\n", res.CannotRun)
+		return exitCannotRun
+	case len(res.Failed) > 0:
+		fmt.Fprintf(stderr, "keyrace check: %d spec(s) failed: %s\n", len(res.Failed), strings.Join(res.Failed, ", "))
+		return exitViolation
+	}
+	return exitClean
+}
+
+func featureList(fs []suites.FeatureName) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ", ")
 }
 
 func splitTargets(s string) []string {
@@ -40,38 +97,12 @@ func splitTargets(s string) []string {
 	return out
 }
 
-// check runs the seed sequences and prints every result as it completes.
-func check(ctx context.Context, urls []string, masterKey string, timeout time.Duration, w io.Writer) ([]seq.Result, error) {
-	t, err := seq.NewTarget(urls, masterKey, clientTimeout(timeout))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", seq.ErrCannotRun, err)
-	}
-	fmt.Fprintf(w, "keyrace check · writes via %s · decisions via %s · run %s\n", t.Writer.BaseURL(), t.Decider.BaseURL(), t.RunID)
-	return seq.Run(ctx, t, seq.Seed(), func(r seq.Result) { printResult(w, r) })
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }
 
-// verdictExit prints the closing line and maps the outcome to an exit code.
-func verdictExit(results []seq.Result, err error, stderr io.Writer) int {
-	if err != nil {
-		fmt.Fprintf(stderr, "keyrace: %v\n", err)
-		if !errors.Is(err, seq.ErrCannotRun) {
-			fmt.Fprintf(stderr, "keyrace: (unexpected error)\n")
-		}
-		return exitCannotRun
-	}
-	violations := 0
-	for _, r := range results {
-		if r.Verdict().Violation() {
-			violations++
-		}
-	}
-	if violations > 0 {
-		fmt.Fprintf(stderr, "keyrace: %d of %d sequences found a violation\n", violations, len(results))
-		return exitViolation
-	}
-	return exitClean
-}
-
+// printResult prints one sequence result with the evidence of its decisive
+// steps (used by demo).
 func printResult(w io.Writer, r seq.Result) {
 	fmt.Fprintf(w, "\n%s  (team %s)\n", r.Sequence, r.Team)
 	for _, s := range r.Steps {
@@ -96,8 +127,4 @@ func printResult(w io.Writer, r seq.Result) {
 			fmt.Fprintf(w, "         request:  %s %s %s\n         response: %s\n", s.Exchange.Method, s.Exchange.URL, s.Exchange.RequestBody, s.Exchange.ResponseBody)
 		}
 	}
-}
-
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }

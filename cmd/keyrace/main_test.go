@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +15,32 @@ import (
 	refimpl "github.com/keyrace/keyrace/reference-impl"
 )
 
+// TestMain lets the test binary stand in for keyrace: with
+// KEYRACE_TEST_MAIN=1 it runs the CLI on its arguments. Each CLI run is a
+// process of its own, as for users (Ginkgo runs suites once per process).
+func TestMain(m *testing.M) {
+	if os.Getenv("KEYRACE_TEST_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// runCLI runs keyrace with args in a child process.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "KEYRACE_TEST_MAIN=1")
 	var out, errb bytes.Buffer
-	code := run(ctx, args, &out, &errb)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
 	return code, out.String(), errb.String()
 }
 
@@ -58,9 +80,9 @@ func TestCheckExitCodes(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"correct build", []string{"check", "--target", correct, "--master-key", "sk-cli"}, exitClean, "seed-revoke"},
+		{"correct build", []string{"check", "--target", correct, "--master-key", "sk-cli"}, exitClean, "ok   consistency  ConsistencySeedRevoke"},
 		{"faulty build", []string{"check", "--target", faulty, "--master-key", "sk-cli"}, exitViolation, "403 refused, Team allows: ['G1'] (the state before the write)"},
-		{"two replicas of the correct build", []string{"check", "--target", correct + "," + correct, "--master-key", "sk-cli"}, exitClean, "decisions via"},
+		{"two replicas of the correct build", []string{"check", "--target", correct + "," + correct, "--master-key", "sk-cli"}, exitClean, "ok   replicas     ReplicasSeedGrant"},
 		{"closed port", []string{"check", "--target", closedPort(t), "--master-key", "sk-cli"}, exitCannotRun, "is not reachable"},
 		{"garbage target", []string{"check", "--target", garbage.URL, "--master-key", "sk-cli"}, exitCannotRun, "does not answer GET /health/liveliness like a LiteLLM proxy"},
 		{"wrong master key", []string{"check", "--target", correct, "--master-key", "sk-wrong"}, exitCannotRun, "refused the master key"},

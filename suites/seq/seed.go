@@ -114,15 +114,22 @@ func runPermSequence(ctx context.Context, t Target, name string, d Dimension, be
 	res.Steps = append(res.Steps, Step{Name: "write: team allows " + wire.PyList(after), Expected: "200", Observed: "200 (acknowledged)",
 		Verdict: Setup, Exchange: wex, Replica: t.Writer.BaseURL()})
 
-	_, dex, err := t.Decider.GenerateKey(ctx, wire.GenerateKeyRequest{TeamID: res.Team, ObjectPermission: d.Perm(ask)})
-	step := judge(d, res.Team, ask, before, after, dex, err)
+	decide := func() Step {
+		_, dex, err := t.Decider.GenerateKey(ctx, wire.GenerateKeyRequest{TeamID: res.Team, ObjectPermission: d.Perm(ask)})
+		st := judge(d, res.Team, ask, before, after, dex, err)
+		if st.Verdict == "" {
+			st.err = err
+		}
+		return st
+	}
+	step := withinBound(t.Bound, wex, decide)
 	step.Name = "decide: generate key for " + ask
 	step.Replica = t.Decider.BaseURL()
-	if dex != nil {
-		step.SinceAck = dex.Start.Sub(wex.End)
+	if step.Exchange != nil {
+		step.SinceAck = step.Exchange.Start.Sub(wex.End)
 	}
 	if step.Verdict == "" {
-		return res, cannotRun(step.Name, err)
+		return res, cannotRun(step.Name, step.err)
 	}
 	res.Steps = append(res.Steps, step)
 	return res, nil

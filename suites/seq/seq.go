@@ -61,6 +61,25 @@ type Step struct {
 	SinceAck time.Duration `json:"since_ack_ns,omitempty"`
 	// Replica is the base URL that served the step.
 	Replica string `json:"replica"`
+	// Attempts is how many times a decision was made before it was judged
+	// (more than 1 only under bounded consistency).
+	Attempts int `json:"attempts,omitempty"`
+
+	err error // why a step without verdict could not be judged
+}
+
+// withinBound makes a decision, and under bounded consistency repeats a
+// stale one until bound has passed since the write's acknowledgement.
+func withinBound(bound time.Duration, write *client.Exchange, decide func() Step) Step {
+	for attempt := 1; ; attempt++ {
+		st := decide()
+		st.Attempts = attempt
+		stale := st.Verdict == StaleDeny || st.Verdict == StaleAllow
+		if !stale || bound <= 0 || time.Since(write.End) >= bound {
+			return st
+		}
+		time.Sleep(min(5*time.Millisecond, bound/10+time.Microsecond))
+	}
 }
 
 // Result is one sequence run.
@@ -108,6 +127,10 @@ type Target struct {
 	// RunID makes every id the sequence creates unique, so sequences can run
 	// against a shared proxy.
 	RunID string
+	// Bound is the staleness tolerated (bounded consistency): a decision that
+	// misses the write is repeated until Bound has passed since the write was
+	// acknowledged, and only then judged. 0 means strict.
+	Bound time.Duration
 }
 
 // NewRunID returns a short random id for one run.

@@ -1,0 +1,154 @@
+package suites
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/keyrace/keyrace/client"
+	"github.com/keyrace/keyrace/suites/seq"
+	"github.com/keyrace/keyrace/wire"
+)
+
+// Env is what a spec gets: clients for every replica (authenticated with
+// the master key), the run id that makes names unique, the declared
+// features and the consistency bound.
+type Env struct {
+	// Replicas has one client per target URL, in the order given.
+	Replicas []*client.Client
+	// RunID is unique per run; every id a spec creates contains it.
+	RunID string
+	// Features the target declared.
+	Features FeatureSet
+	// Bound is the tolerated staleness (0 = strict read-your-writes).
+	Bound time.Duration
+
+	n atomic.Uint64
+}
+
+// Writer is the replica writes go through (the first URL).
+func (e *Env) Writer() *client.Client { return e.Replicas[0] }
+
+// Decider is the replica decisions go to (the last URL; the same as Writer
+// with one URL).
+func (e *Env) Decider() *client.Client { return e.Replicas[len(e.Replicas)-1] }
+
+// ID returns a fresh id containing the run id: keyrace-<run>-<what>-<n>.
+func (e *Env) ID(what string) string {
+	return fmt.Sprintf("keyrace-%s-%s-%d", e.RunID, what, e.n.Add(1))
+}
+
+// SeqTarget is the sequence target writing via Writer and deciding via
+// Decider.
+func (e *Env) SeqTarget() seq.Target {
+	return seq.Target{Writer: e.Writer(), Decider: e.Decider(), RunID: e.RunID + fmt.Sprint(e.n.Add(1)), Bound: e.Bound}
+}
+
+// ReplicaPairs returns a target for every ordered pair of distinct
+// replicas: write through one, decide through the other.
+func (e *Env) ReplicaPairs() []seq.Target {
+	var out []seq.Target
+	for i, w := range e.Replicas {
+		for j, d := range e.Replicas {
+			if i != j {
+				out = append(out, seq.Target{Writer: w, Decider: d, RunID: fmt.Sprintf("%s%d%d%d", e.RunID, e.n.Add(1), i, j), Bound: e.Bound})
+			}
+		}
+	}
+	return out
+}
+
+// CreateTeam creates a team through the writer and deletes it (and its
+// keys) when the spec ends.
+func (e *Env) CreateTeam(ctx context.Context, req wire.NewTeamRequest) wire.Team {
+	GinkgoHelper()
+	if req.TeamID == "" {
+		req.TeamID = e.ID("team")
+	}
+	t, ex, err := e.Writer().NewTeam(ctx, req)
+	Must(err, ex, "create team %s", req.TeamID)
+	DeferCleanup(func(ctx SpecContext) { _, _ = e.Writer().DeleteTeams(ctx, t.TeamID) })
+	return t
+}
+
+// GenerateKey creates a key through c, failing the spec on any error.
+func (e *Env) GenerateKey(ctx context.Context, c *client.Client, req wire.GenerateKeyRequest) wire.Key {
+	GinkgoHelper()
+	k, ex, err := c.GenerateKey(ctx, req)
+	Must(err, ex, "generate key")
+	return k
+}
+
+// cannotRun records failures that say nothing about the target's
+// correctness (unreachable, garbage), so the run exits 2 rather than 1.
+var cannotRun struct {
+	sync.Mutex
+	err error
+}
+
+// Must fails the spec when err is not nil, printing the exchange. A
+// transport failure or a garbage answer also marks the run as "cannot run".
+func Must(err error, ex *client.Exchange, what string, args ...any) {
+	GinkgoHelper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrGarbage) {
+		cannotRun.Lock()
+		if cannotRun.err == nil {
+			cannotRun.err = err
+		}
+		cannotRun.Unlock()
+	}
+	Fail(fmt.Sprintf("%s: %v\n%s", fmt.Sprintf(what, args...), err, Evidence(ex)))
+}
+
+// Evidence renders an exchange for a failure message.
+func Evidence(ex *client.Exchange) string {
+	if ex == nil {
+		return "(no response)"
+	}
+	return fmt.Sprintf("request:  %s %s %s\nresponse: %d %s", ex.Method, ex.URL, ex.RequestBody, ex.Status, ex.ResponseBody)
+}
+
+// ExpectSequence runs a sequence and fails with its full evidence unless
+// the target passed it.
+func ExpectSequence(ctx context.Context, s seq.Sequence, t seq.Target) seq.Result {
+	GinkgoHelper()
+	res, err := s.Run(ctx, t)
+	if err != nil {
+		if errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrGarbage) {
+			Must(err, nil, "%s", s.Name)
+		}
+		Fail(fmt.Sprintf("%s: %v\n%s", s.Name, err, describeResult(res)))
+	}
+	AddReportEntry(s.Name, describeResult(res), ReportEntryVisibilityFailureOrVerbose)
+	Expect(res.Verdict()).To(Equal(seq.Pass), "%s: %s\n%s", s.Name, s.Description, describeResult(res))
+	return res
+}
+
+func describeResult(r seq.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sequence %s on team %s\n", r.Sequence, r.Team)
+	if r.Write != nil {
+		fmt.Fprintf(&b, "acknowledged write:\n  %s\n", strings.ReplaceAll(Evidence(r.Write), "\n", "\n  "))
+	}
+	for _, s := range r.Steps {
+		fmt.Fprintf(&b, "- %s [%s] via %s", s.Name, s.Verdict, s.Replica)
+		if s.SinceAck > 0 {
+			fmt.Fprintf(&b, ", started %.1f ms after the write was acknowledged", float64(s.SinceAck)/float64(time.Millisecond))
+		}
+		if s.Verdict != seq.Setup {
+			fmt.Fprintf(&b, "\n  expected: %s\n  observed: %s\n  %s", s.Expected, s.Observed, strings.ReplaceAll(Evidence(s.Exchange), "\n", "\n  "))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
