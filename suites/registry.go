@@ -47,16 +47,16 @@ type FeatureName string
 
 // Features.
 const (
-	FeatureTeams          FeatureName = "teams"            // /team/new, update, info, list, delete
-	FeatureKeys           FeatureName = "keys"             // /key/generate, info, delete
-	FeatureMCPPermissions FeatureName = "mcp-permissions"  // object_permission and key-vs-team MCP validation
-	FeatureKeyUpdate      FeatureName = "key-update"       // /key/update
-	FeatureKeyList        FeatureName = "key-list"         // /key/list
-	FeatureMemberAdd      FeatureName = "member-add"       // /team/member_add
-	FeatureTeamBlock      FeatureName = "team-block"       // /team/block, /team/unblock
-	FeatureModels         FeatureName = "models-endpoint"  // GET /v1/models honouring key and team models
-	FeatureMockResponse   FeatureName = "mock-response"    // /v1/chat/completions with mock_response
-	FeatureBudgets        FeatureName = "budgets"          // team max_budget enforced at request time
+	FeatureTeams          FeatureName = "teams"             // /team/new, update, info, list, delete
+	FeatureKeys           FeatureName = "keys"              // /key/generate, info, delete
+	FeatureMCPPermissions FeatureName = "mcp-permissions"   // object_permission and key-vs-team MCP validation
+	FeatureKeyUpdate      FeatureName = "key-update"        // /key/update
+	FeatureKeyList        FeatureName = "key-list"          // /key/list
+	FeatureMemberAdd      FeatureName = "member-add"        // /team/member_add
+	FeatureTeamBlock      FeatureName = "team-block"        // /team/block, /team/unblock
+	FeatureModels         FeatureName = "models-endpoint"   // GET /v1/models honouring key and team models
+	FeatureMockResponse   FeatureName = "mock-response"     // /v1/chat/completions with mock_response
+	FeatureBudgets        FeatureName = "budgets"           // team max_budget enforced at request time
 	FeatureMultiReplica   FeatureName = "multiple-replicas" // implied by two or more target URLs
 )
 
