@@ -25,6 +25,11 @@ type caller struct {
 	role  string
 	// key is the calling virtual key (nil for the master key).
 	key *Key
+	// team is the key's team as authentication read it through teamForAuth
+	// (nil for the master key, a key without team, or a team not found).
+	// Request-time decisions use this one read, so the blocked check and
+	// the model and budget checks of a request all see the same state.
+	team *Team
 }
 
 func (c caller) userID() string {
@@ -99,13 +104,17 @@ func (s *Server) authenticate(r *http.Request) (caller, *apiError) {
 		return caller{}, unauthorized(wire.TypeAuth, paramNone,
 			"Authentication Error - Expired Key. Key Expiry time "+k.Expires.UTC().Format(time.RFC3339)+" and current time "+time.Now().UTC().Format(time.RFC3339))
 	}
+	var team *Team
 	if k.TeamID != "" {
 		t, err := s.teamForAuth(r.Context(), k.TeamID)
 		if err == nil && t.Blocked {
 			return caller{}, unauthorized(wire.TypeAuth, paramNone, wire.MsgTeamBlocked(k.TeamID))
 		}
+		if err == nil {
+			team = &t
+		}
 	}
-	return caller{role: roleInternalUser, key: &k}, nil
+	return caller{role: roleInternalUser, key: &k, team: team}, nil
 }
 
 func unauthorized(typ, param, msg string) *apiError {
@@ -134,6 +143,9 @@ func (s *Server) keyByToken(ctx context.Context, token string) (Key, error) {
 // teamForAuth reads a team for request-time decisions through the cache
 // ("team_id:<id>"), which every team write invalidates before acknowledging.
 func (s *Server) teamForAuth(ctx context.Context, id string) (Team, error) {
+	if s.cfg.Faults.Has(FaultStaleTeamCache) {
+		return s.staleTeamForAuth(ctx, id)
+	}
 	ck := "team_id:" + id
 	if v, ok := s.cache.Get(ck); ok {
 		return v.(Team), nil

@@ -18,6 +18,22 @@ const (
 	// caching, is not extended by rewrites, and is never evicted by
 	// /team/update.
 	FaultStaleObjectPermission FaultName = "stale-object-permission"
+	// FaultStaleTeamCache reproduces LiteLLM PR 34266 / issue 35565: the
+	// team that request-time decisions read (models, blocked, max_budget)
+	// comes from a per-process copy that team writes (update, block,
+	// unblock, member_add) never evict; it lives for the TTL counted from
+	// first caching.
+	FaultStaleTeamCache FaultName = "stale-team-cache"
+	// FaultLostUpdate reproduces LiteLLM issue 25951: /team/update merges
+	// and /team/member_add read the team, pause for a simulated database
+	// round-trip, and write the whole team back without a lock, so
+	// concurrent writers overwrite each other.
+	FaultLostUpdate FaultName = "lost-update"
+	// FaultNullRelationAllows reproduces the LiteLLM PR 28683/28752 class:
+	// a team write re-caches the team without its permission relation, key
+	// validation (/key/generate, /key/update) reads the team through that
+	// cache and takes the missing relation for "no restriction".
+	FaultNullRelationAllows FaultName = "null-relation-allows"
 )
 
 // Fault describes one fault for --help and reports.
@@ -30,6 +46,9 @@ type Fault struct {
 // Faults is the catalogue, in the order --help lists it.
 var Faults = []Fault{
 	{FaultStaleObjectPermission, "object-permission cache entry not evicted by /team/update (LiteLLM 1.83)", "stale deny after a grant, stale allow after a revoke"},
+	{FaultStaleTeamCache, "team models/blocked/max_budget cached per process, not evicted by team writes (LiteLLM PR 34266, issue 35565)", "stale request-time decisions: new team models denied, removed ones served, block/unblock and budget changes ignored until the TTL"},
+	{FaultLostUpdate, "unlocked read-modify-write in /team/update merges and /team/member_add (LiteLLM issue 25951)", "lost members and lost object_permission fields under concurrent writes, all acknowledged 200"},
+	{FaultNullRelationAllows, "team re-cached without its permission relation after a write, read as unrestricted by key validation (LiteLLM PR 28683/28752)", "stale allow (privilege leak): revoked MCP servers/access groups still granted by /key/generate and /key/update until the TTL"},
 }
 
 // FaultSet is the set of faults a service runs with; the zero value is the

@@ -47,7 +47,7 @@ func (s *Server) handleKeyGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	var team *Team
 	if req.TeamID != "" {
-		t, err := s.store.GetTeam(r.Context(), req.TeamID)
+		t, err := s.teamForKeyValidation(r.Context(), req.TeamID)
 		if errors.Is(err, ErrNotFound) {
 			writeError(w, badRequest(wire.MsgTeamNotInDB(req.TeamID)))
 			return
@@ -62,11 +62,7 @@ func (s *Server) handleKeyGenerate(w http.ResponseWriter, r *http.Request) {
 		}
 		team = &t
 	}
-	var teamPerm *Perm
-	if team != nil {
-		teamPerm = s.teamPermForValidation(r.Context(), *team)
-	}
-	if aerr := validateKeyPerms(req.TeamID, team != nil, teamPerm, req.ObjectPermission); aerr != nil {
+	if aerr := s.checkKeyPerms(r.Context(), req.TeamID, team, req.ObjectPermission); aerr != nil {
 		writeError(w, aerr)
 		return
 	}

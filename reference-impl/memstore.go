@@ -278,3 +278,106 @@ func (m *MemStore) DeleteKeys(_ context.Context, tokens []string) ([]Key, error)
 	}
 	return out, nil
 }
+
+// PutTeam implements Store.
+func (m *MemStore) PutTeam(_ context.Context, t Team) (Team, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.teams[t.ID]; !ok {
+		return Team{}, &TeamNotFoundError{ID: t.ID}
+	}
+	rev := m.nextRev()
+	t = t.Clone()
+	if t.Perm != nil {
+		t.PermID = m.putPerm(t.Perm, rev)
+	}
+	t.Rev = rev
+	m.teams[t.ID] = t.TeamRow.Clone()
+	out, _ := m.team(t.ID)
+	return out, nil
+}
+
+// UpdateKey implements Store.
+func (m *MemStore) UpdateKey(_ context.Context, token string, fn func(*Key) error) (Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.keys[token]; !ok {
+		return Key{}, ErrNotFound
+	}
+	k := m.key(token)
+	old := k.KeyRow
+	if err := fn(&k); err != nil {
+		return Key{}, err
+	}
+	if k.Alias != "" && k.Alias != old.Alias {
+		if other, taken := m.aliases[k.Alias]; taken && other != token {
+			return Key{}, ErrAliasTaken
+		}
+	}
+	if k.TeamID != "" && k.TeamID != old.TeamID {
+		if _, ok := m.teams[k.TeamID]; !ok {
+			return Key{}, &TeamNotFoundError{ID: k.TeamID}
+		}
+	}
+	rev := m.nextRev()
+	if k.Perm != nil {
+		k.PermID = m.putPerm(k.Perm, rev)
+	}
+	k.Token, k.Rev = token, rev
+	if k.Alias != old.Alias {
+		if old.Alias != "" {
+			delete(m.aliases, old.Alias)
+		}
+		if k.Alias != "" {
+			m.aliases[k.Alias] = token
+		}
+	}
+	m.keys[token] = k.KeyRow.Clone()
+	return m.key(token), nil
+}
+
+// ListKeys implements Store.
+func (m *MemStore) ListKeys(_ context.Context, f KeyFilter, offset, limit int) ([]Key, int, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var tokens []string
+	for tok, row := range m.keys {
+		if f.match(row) {
+			tokens = append(tokens, tok)
+		}
+	}
+	sort.Slice(tokens, func(i, j int) bool { return m.order[tokens[i]] < m.order[tokens[j]] })
+	total := len(tokens)
+	if offset < 0 || offset >= total || limit <= 0 {
+		return []Key{}, total, nil
+	}
+	tokens = tokens[offset:min(total, offset+min(limit, total))]
+	out := make([]Key, 0, len(tokens))
+	for _, tok := range tokens {
+		out = append(out, m.key(tok))
+	}
+	return out, total, nil
+}
+
+// AddSpend implements Store.
+func (m *MemStore) AddSpend(_ context.Context, token string, cost float64) (Key, *Team, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	row, ok := m.keys[token]
+	if !ok {
+		return Key{}, nil, ErrNotFound
+	}
+	rev := m.nextRev()
+	row.Spend += cost
+	row.Rev = rev
+	m.keys[token] = row
+	var team *Team
+	if tr, ok := m.teams[row.TeamID]; ok && row.TeamID != "" {
+		tr.Spend += cost
+		tr.Rev = rev
+		m.teams[row.TeamID] = tr
+		t, _ := m.team(row.TeamID)
+		team = &t
+	}
+	return m.key(token), team, nil
+}

@@ -40,6 +40,9 @@ type TeamRow struct {
 	UpdatedAt time.Time
 	// Rev is the store revision of the last write to the team or its Perm.
 	Rev uint64
+	// MemberBudgets holds max_budget_in_team per member (keyed by user_id,
+	// else user_email) as /team/member_add set it; nothing enforces it.
+	MemberBudgets map[string]float64
 }
 
 // Team is a team with its permission relation loaded (Perm nil when the
@@ -124,6 +127,7 @@ func (t TeamRow) Clone() TeamRow {
 	if t.Members == nil {
 		t.Members = []wire.Member{}
 	}
+	t.MemberBudgets = maps.Clone(t.MemberBudgets)
 	return t
 }
 

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,10 @@ const DefaultCacheTTL = 60 * time.Second
 // bodies get a 413 and change nothing.
 const DefaultMaxBody = 1 << 20
 
+// DefaultModels are the models the service serves when Config.Models is
+// empty: what /v1/models lists and /v1/chat/completions accepts.
+var DefaultModels = []string{"gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"}
+
 // Config configures a Server. The zero value of each field means its default.
 type Config struct {
 	// MasterKey authenticates as proxy admin (LITELLM_MASTER_KEY). Required.
@@ -44,10 +50,20 @@ type Config struct {
 	MaxBody int64
 	// Store is the authoritative state; default a fresh MemStore.
 	Store Store
+	// Models are the model names the service serves (KEYRACE_MODELS);
+	// default DefaultModels.
+	Models []string
+	// MockCallCost is the spend in USD that each successful mock chat
+	// completion adds to the calling key and its team. Default 0: spend then
+	// only changes through the management API, so budget decisions depend on
+	// max_budget alone (spend >= max_budget, so max_budget 0 blocks) and
+	// consistency checks stay deterministic. Must be >= 0.
+	MockCallCost float64
 }
 
-// ConfigFromEnv reads LITELLM_MASTER_KEY, KEYRACE_FAULTS and
-// DEFAULT_MANAGEMENT_OBJECT_IN_MEMORY_CACHE_TTL (seconds) into a Config.
+// ConfigFromEnv reads LITELLM_MASTER_KEY, KEYRACE_FAULTS,
+// DEFAULT_MANAGEMENT_OBJECT_IN_MEMORY_CACHE_TTL (seconds) and
+// KEYRACE_MODELS (comma-separated model names) into a Config.
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{MasterKey: os.Getenv("LITELLM_MASTER_KEY")}
 	if v := os.Getenv("DEFAULT_MANAGEMENT_OBJECT_IN_MEMORY_CACHE_TTL"); v != "" {
@@ -63,7 +79,26 @@ func ConfigFromEnv() (Config, error) {
 		return cfg, fmt.Errorf("KEYRACE_FAULTS: %w", err)
 	}
 	cfg.Faults = faults
+	if v := os.Getenv("KEYRACE_MODELS"); v != "" {
+		if cfg.Models = ParseModels(v); len(cfg.Models) == 0 {
+			return cfg, fmt.Errorf("KEYRACE_MODELS=%q: want a comma-separated list of model names", v)
+		}
+	}
 	return cfg, nil
+}
+
+// ParseModels reads "a,b" (spaces allowed, empty items dropped, duplicates
+// kept once) into model names.
+func ParseModels(spec string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(spec, ",") {
+		if m := strings.TrimSpace(part); m != "" && !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Server is the reference service. Create it with New; it is an
@@ -97,6 +132,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Faults == nil {
 		cfg.Faults = FaultSet{}
 	}
+	if len(cfg.Models) == 0 {
+		cfg.Models = DefaultModels
+	}
+	cfg.Models = slices.Clone(cfg.Models)
+	if cfg.MockCallCost < 0 || math.IsNaN(cfg.MockCallCost) || math.IsInf(cfg.MockCallCost, 0) {
+		return nil, fmt.Errorf("mock call cost %v: want a finite amount >= 0", cfg.MockCallCost)
+	}
 	s := &Server{cfg: cfg, store: cfg.Store, cache: NewCache(ttl), start: time.Now()}
 	s.routes = map[string]map[string]http.HandlerFunc{
 		"/team/new":          {http.MethodPost: s.handleTeamNew},
@@ -107,9 +149,19 @@ func New(cfg Config) (*Server, error) {
 		"/key/generate":      {http.MethodPost: s.handleKeyGenerate},
 		"/key/info":          {http.MethodGet: s.handleKeyInfo},
 		"/key/delete":        {http.MethodPost: s.handleKeyDelete},
+		"/key/update":        {http.MethodPost: s.handleKeyUpdate},
+		"/key/list":          {http.MethodGet: s.handleKeyList},
+		"/team/member_add":   {http.MethodPost: s.handleTeamMemberAdd},
+		"/team/block":        {http.MethodPost: s.handleTeamBlock},
+		"/team/unblock":      {http.MethodPost: s.handleTeamUnblock},
 		"/health/liveliness": {http.MethodGet: s.handleLiveliness},
 		"/health/liveness":   {http.MethodGet: s.handleLiveliness},
 		"/health/readiness":  {http.MethodGet: s.handleReadiness},
+	}
+	// The LLM API routes a key is used on, with and without /v1 like LiteLLM.
+	for _, prefix := range []string{"", "/v1"} {
+		s.routes[prefix+"/models"] = map[string]http.HandlerFunc{http.MethodGet: s.handleModels}
+		s.routes[prefix+"/chat/completions"] = map[string]http.HandlerFunc{http.MethodPost: s.handleChatCompletions}
 	}
 	return s, nil
 }

@@ -27,6 +27,11 @@ type Store interface {
 	// updates of different fields never lose each other. fn may set or
 	// replace t.Perm; a Perm without ID gets a new one.
 	UpdateTeam(ctx context.Context, id string, fn func(t *Team) error) (Team, error)
+	// PutTeam writes t (row and relation) as a whole, unconditionally: no
+	// lock is held between the caller's read and this write, so whatever
+	// another writer stored meanwhile is overwritten. Only the lost-update
+	// fault uses it. It never resurrects a deleted team (TeamNotFoundError).
+	PutTeam(ctx context.Context, t Team) (Team, error)
 	// ListTeams returns every team, ordered by alias then id.
 	ListTeams(ctx context.Context) ([]Team, error)
 	// DeleteTeams deletes the teams and their keys, all or nothing (ErrNotFound
@@ -40,6 +45,18 @@ type Store interface {
 	GetKey(ctx context.Context, token string) (Key, error)
 	// GetKeyByAlias reads a key by its alias.
 	GetKeyByAlias(ctx context.Context, alias string) (Key, error)
+	// UpdateKey applies fn to the current key under the store's lock and
+	// writes the result (row and its own Perm in one step); a Perm without
+	// ID gets a new one. ErrNotFound for an unknown token, ErrAliasTaken when
+	// the new alias is used by another key; either way nothing changes.
+	UpdateKey(ctx context.Context, token string, fn func(k *Key) error) (Key, error)
+	// ListKeys returns the keys matching f in creation order, skipping
+	// offset and returning at most limit, plus the number of matching keys.
+	ListKeys(ctx context.Context, f KeyFilter, offset, limit int) ([]Key, int, error)
+	// AddSpend adds cost to the spend of the key and of its team (when it
+	// has one) in one step and returns both after the write (team nil for a
+	// key without team). ErrNotFound for an unknown token.
+	AddSpend(ctx context.Context, token string, cost float64) (Key, *Team, error)
 	// KeysOfTeam returns the keys of a team, ordered by creation.
 	KeysOfTeam(ctx context.Context, teamID string) ([]Key, error)
 	// DeleteKeys deletes the keys with these tokens that exist and returns them.
@@ -57,3 +74,17 @@ func (e *TeamNotFoundError) Error() string { return "team " + e.ID + " not found
 
 // Unwrap makes errors.Is(err, ErrNotFound) hold.
 func (e *TeamNotFoundError) Unwrap() error { return ErrNotFound }
+
+// KeyFilter selects keys for ListKeys; each non-empty field must match
+// exactly.
+type KeyFilter struct {
+	TeamID string
+	UserID string
+	Alias  string
+	Token  string
+}
+
+func (f KeyFilter) match(k KeyRow) bool {
+	return (f.TeamID == "" || k.TeamID == f.TeamID) && (f.UserID == "" || k.UserID == f.UserID) &&
+		(f.Alias == "" || k.Alias == f.Alias) && (f.Token == "" || k.Token == f.Token)
+}

@@ -78,7 +78,7 @@ func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	updated, err := s.store.UpdateTeam(r.Context(), req.TeamID, func(t *Team) error {
+	updated, err := s.mergeTeam(r.Context(), req.TeamID, func(t *Team) error {
 		applyTeamUpdate(t, &req)
 		return nil
 	})
@@ -97,6 +97,10 @@ func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
 
 // invalidateTeam evicts every cache entry a team write affects.
 func (s *Server) invalidateTeam(t Team) {
+	if s.cfg.Faults.Has(FaultNullRelationAllows) {
+		s.recacheWithoutRelation(t)
+		return
+	}
 	s.cache.Invalidate("team_id:"+t.ID, t.Rev)
 }
 
@@ -271,14 +275,17 @@ func checkBudget(b *float64) *apiError {
 	return nil
 }
 
-func checkMembers(ms []wire.Member) *apiError {
+func checkMembers(ms []wire.Member) *apiError { return checkMemberList("members_with_roles", ms) }
+
+// checkMemberList validates the members sent in field (pydantic's Member).
+func checkMemberList(field string, ms []wire.Member) *apiError {
 	for i, m := range ms {
 		if m.Role != "admin" && m.Role != "user" {
-			return unprocessable(validationIssue{Type: "literal_error", Loc: []any{"body", "members_with_roles", i, "role"},
+			return unprocessable(validationIssue{Type: "literal_error", Loc: []any{"body", field, i, "role"},
 				Msg: "Input should be 'admin' or 'user'", Input: m.Role})
 		}
 		if m.UserID == "" && m.UserEmail == "" {
-			return unprocessable(validationIssue{Type: "value_error", Loc: []any{"body", "members_with_roles", i},
+			return unprocessable(validationIssue{Type: "value_error", Loc: []any{"body", field, i},
 				Msg: "Value error, Either user id or user email must be provided", Input: m})
 		}
 	}

@@ -20,6 +20,9 @@ const (
 )
 
 // LiteLLM's message texts, exactly. Lists are Python list repr (PyList).
+// MsgKeyNotFound is the 404 of /key/info, and of /key/update in the
+// reference service (LiteLLM 1.83 answers /key/update for an unknown key
+// with "Team not found, passed team_id=<team_id or None>").
 const (
 	MsgNoAPIKey        = "Authentication Error, No api key passed in."
 	MsgKeyNotFound     = "Key not found in database"
@@ -173,4 +176,75 @@ func parseNotAllowedAt(s string) (NotAllowed, bool) {
 		}
 	}
 	return na, true
+}
+
+// Request-time (LLM API) texts of the reference service and LiteLLM.
+const (
+	// MsgMockResponseRequired is the reference service's 400 for a chat
+	// completion without mock_response: it never calls a provider.
+	MsgMockResponseRequired = "The keyrace reference service does not call model providers: send mock_response with the request. Every check a real call gets (auth, blocked key or team, model access, budget) has already passed."
+	// MsgStreamUnsupported is the reference service's 400 for stream=true.
+	MsgStreamUnsupported = "The keyrace reference service does not stream mock responses: send stream=false."
+	// MsgKeyListOtherUser is /key/list's 403 for a non-admin naming
+	// another user.
+	MsgKeyListOtherUser = "You are not authorized to check another user's keys"
+	// MsgKeyListOtherTeam is /key/list's 403 for a non-admin naming a team
+	// they are not in.
+	MsgKeyListOtherTeam = "You are not authorized to check this team's keys"
+	// MsgKeyUpdateNotAllowed is /key/update's 403 for a non-admin who is
+	// neither the key's owner nor an admin of its team.
+	MsgKeyUpdateNotAllowed = "You are not authorized to update this key"
+	// MsgKeyTeamChange is the reference service's 400 when /key/update
+	// names a team other than the key's: moving keys between teams is not
+	// part of the modelled surface.
+	MsgKeyTeamChange = "Changing a key's team_id is not supported by the keyrace reference service; generate a new key in the other team."
+)
+
+// MsgMemberAddNotAllowed is /team/member_add's 403 for a caller who is
+// neither proxy admin nor an admin of the team.
+func MsgMemberAddNotAllowed(teamID string) string {
+	return "Call not allowed. User not proxy admin OR team admin. route=/team/member_add, team_id=" + teamID
+}
+
+// MsgAlreadyInTeam is /team/member_add's 400 (team_member_already_in_team)
+// when the single member sent is already in the team. existing is the
+// team's members_with_roles before the call.
+func MsgAlreadyInTeam(userID, userEmail string, existing []Member) string {
+	return fmt.Sprintf("User already in team. Member: user_id=%s, user_email=%s. Existing members=%s", PyOptStr(userID), PyOptStr(userEmail), PyMembers(existing))
+}
+
+// MsgAllAlreadyInTeam is /team/member_add's 400 when every member of a
+// list is already in the team.
+func MsgAllAlreadyInTeam(existing []Member) string {
+	return "All users are already in team. Existing members=" + PyMembers(existing)
+}
+
+// MsgKeyModelDenied is the 403 (key_model_access_denied) for a model the
+// key may not use. LiteLLM prints the key's list as stored; keyrace sorts
+// it like every other list (DESIGN.md §7).
+func MsgKeyModelDenied(allowed []string, model string) string {
+	return fmt.Sprintf("key not allowed to access model. This key can only access models=%s. Tried to access %s", PyList(allowed), model)
+}
+
+// MsgTeamModelDenied is the 403 (team_model_access_denied) for a model the
+// key's team may not use.
+func MsgTeamModelDenied(allowed []string, model string) string {
+	return fmt.Sprintf("team not allowed to access model. This team can only access models=%s. Tried to access %s", PyList(allowed), model)
+}
+
+// MsgTeamBudgetExceeded is the 429 (budget_exceeded) when the team's spend
+// has reached its max_budget.
+func MsgTeamBudgetExceeded(teamID string, spend, maxBudget float64) string {
+	return fmt.Sprintf("Budget has been exceeded! Team=%s Current cost: %s, Max budget: %s", teamID, PyFloat(spend), PyFloat(maxBudget))
+}
+
+// MsgKeyBudgetExceeded is the 429 (budget_exceeded) when the key's spend
+// has reached its max_budget (LiteLLM's BudgetExceededError default text).
+func MsgKeyBudgetExceeded(spend, maxBudget float64) string {
+	return fmt.Sprintf("Budget has been exceeded! Current cost: %s, Max budget: %s", PyFloat(spend), PyFloat(maxBudget))
+}
+
+// MsgInvalidModel is the 400 for a model the proxy does not serve.
+func MsgInvalidModel(model string) string {
+	return "/chat/completions: Invalid model name passed in model=" + model + ". Call `/v1/models` to view available models for your key."
 }

@@ -9,7 +9,9 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -204,4 +206,61 @@ func skipSpace(s string) int {
 		n++
 	}
 	return n
+}
+
+// PyFloat renders f as Python's str() renders a float: "0.0", "1.5",
+// "1e-05", "1e+16", "inf". LiteLLM's budget messages interpolate floats so.
+func PyFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	// Python uses scientific notation when the decimal exponent is below -4
+	// or at least 16, with the shortest digits that round-trip; Go's 'e'
+	// format writes the same digits and a two-digit minimum exponent.
+	sci := strconv.FormatFloat(f, 'e', -1, 64)
+	if exp, err := strconv.Atoi(sci[strings.IndexByte(sci, 'e')+1:]); err == nil && f != 0 && (exp < -4 || exp >= 16) {
+		return sci
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// PyOptStr renders an optional string the way an f-string does: the text
+// itself, or None when it is empty.
+func PyOptStr(s string) string {
+	if s == "" {
+		return "None"
+	}
+	return s
+}
+
+// PyMembers renders members_with_roles as Python's repr of a list of
+// LiteLLM Member models, in stored order:
+// [Member(user_id='u1', user_email=None, role='admin')].
+func PyMembers(ms []Member) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "Member(user_id=%s, user_email=%s, role=%s)", pyOptRepr(m.UserID), pyOptRepr(m.UserEmail), PyStr(m.Role))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func pyOptRepr(s string) string {
+	if s == "" {
+		return "None"
+	}
+	return PyStr(s)
 }

@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 )
 
@@ -191,4 +193,175 @@ type DeleteKeysResponse struct {
 // service (LiteLLM's shape varies by version; clients assert only 200).
 type DeleteTeamsResponse struct {
 	DeletedTeams []string `json:"deleted_teams"`
+}
+
+// MemberField is the "member" of /team/member_add: LiteLLM accepts one
+// Member or a list of them, and answers duplicates differently for each
+// (User already in team vs All users are already in team), so the form
+// that was sent is kept.
+type MemberField struct {
+	Members []Member
+	// List is true when the field is a JSON list.
+	List bool
+}
+
+// OneMember is a member field holding a single object.
+func OneMember(m Member) MemberField { return MemberField{Members: []Member{m}} }
+
+// MemberList is a member field holding a list.
+func MemberList(ms ...Member) MemberField { return MemberField{Members: ms, List: true} }
+
+// MarshalJSON writes an object for a single member, else a list.
+func (f MemberField) MarshalJSON() ([]byte, error) {
+	if !f.List && len(f.Members) == 1 {
+		return json.Marshal(f.Members[0])
+	}
+	if f.Members == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(f.Members)
+}
+
+// UnmarshalJSON accepts an object, a list of objects, or null.
+func (f *MemberField) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*f = MemberField{}
+		return nil
+	case len(b) > 0 && b[0] == '[':
+		var ms []Member
+		if err := json.Unmarshal(b, &ms); err != nil {
+			return err
+		}
+		*f = MemberField{Members: ms, List: true}
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var m Member
+		if err := json.Unmarshal(b, &m); err != nil {
+			return err
+		}
+		*f = MemberField{Members: []Member{m}}
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[MemberField]()}
+}
+
+func jsonKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "empty"
+	case b[0] == '"':
+		return "string"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	}
+	return "number"
+}
+
+// TeamMemberAddRequest is the body of POST /team/member_add.
+type TeamMemberAddRequest struct {
+	TeamID          string      `json:"team_id"`
+	Member          MemberField `json:"member"`
+	MaxBudgetInTeam *float64    `json:"max_budget_in_team,omitempty"`
+}
+
+// TeamUser is an entry of updated_users in the /team/member_add answer.
+// The reference service keeps no user table, so it carries only the
+// identity of the member and the team it was added to.
+type TeamUser struct {
+	UserID    *string  `json:"user_id"`
+	UserEmail *string  `json:"user_email"`
+	UserRole  string   `json:"user_role"`
+	Teams     []string `json:"teams"`
+}
+
+// BudgetTable is a LiteLLM budget row; only max_budget is used.
+type BudgetTable struct {
+	MaxBudget *float64 `json:"max_budget"`
+}
+
+// TeamMembership is an entry of updated_team_memberships: the member's
+// row in the team with its per-team budget (max_budget_in_team).
+type TeamMembership struct {
+	TeamID      string       `json:"team_id"`
+	UserID      *string      `json:"user_id"`
+	UserEmail   *string      `json:"user_email"`
+	Spend       float64      `json:"spend"`
+	BudgetID    *string      `json:"budget_id"`
+	BudgetTable *BudgetTable `json:"litellm_budget_table"`
+}
+
+// TeamMemberAddResponse is the body /team/member_add answers with: the
+// team row after the write plus the users and memberships it added.
+type TeamMemberAddResponse struct {
+	Team
+	UpdatedUsers           []TeamUser       `json:"updated_users"`
+	UpdatedTeamMemberships []TeamMembership `json:"updated_team_memberships"`
+}
+
+// BlockTeamRequest is the body of POST /team/block and /team/unblock.
+type BlockTeamRequest struct {
+	TeamID string `json:"team_id"`
+}
+
+// UpdateKeyRequest is the body of POST /key/update. Key is the secret or
+// its SHA-256 hex. Only fields that are sent take part: a value replaces,
+// null clears (key_alias none, models [] = all, max_budget none, blocked
+// false, metadata {}, duration never expires), an omitted field is kept.
+// object_permission merges field by field like /team/update; null changes
+// nothing.
+type UpdateKeyRequest struct {
+	Key              string                 `json:"key"`
+	KeyAlias         Opt[string]            `json:"key_alias,omitzero"`
+	TeamID           Opt[string]            `json:"team_id,omitzero"`
+	Models           Opt[[]string]          `json:"models,omitzero"`
+	MaxBudget        Opt[float64]           `json:"max_budget,omitzero"`
+	Blocked          Opt[bool]              `json:"blocked,omitzero"`
+	Metadata         Opt[map[string]any]    `json:"metadata,omitzero"`
+	Duration         Opt[string]            `json:"duration,omitzero"`
+	ObjectPermission Opt[*PermissionUpdate] `json:"object_permission,omitzero"`
+}
+
+// KeyListEntry is one entry of /key/list's keys: the key's token (hash)
+// by default, the whole row with return_full_object=true.
+type KeyListEntry struct {
+	Token string
+	// Key is set when the entry is a full object.
+	Key *Key
+}
+
+// MarshalJSON writes the row when there is one, else the token string.
+func (e KeyListEntry) MarshalJSON() ([]byte, error) {
+	if e.Key != nil {
+		return json.Marshal(e.Key)
+	}
+	return json.Marshal(e.Token)
+}
+
+// UnmarshalJSON accepts a token string or a key object.
+func (e *KeyListEntry) UnmarshalJSON(b []byte) error {
+	var tok string
+	if err := json.Unmarshal(b, &tok); err == nil {
+		*e = KeyListEntry{Token: tok}
+		return nil
+	}
+	var k Key
+	if err := json.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("key list entry: %w", err)
+	}
+	tok = k.Token
+	if tok == "" {
+		tok = k.TokenID
+	}
+	*e = KeyListEntry{Token: tok, Key: &k}
+	return nil
+}
+
+// KeyListResponse is the body of GET /key/list.
+type KeyListResponse struct {
+	Keys        []KeyListEntry `json:"keys"`
+	TotalCount  int            `json:"total_count"`
+	CurrentPage int            `json:"current_page"`
+	TotalPages  int            `json:"total_pages"`
 }
