@@ -7,12 +7,12 @@ GO       ?= go
 BIN      := bin/keyrace
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test vet unit fuzz bench clean help
+.PHONY: all build demo test deps vet unit fuzz bench conformance docs reference-report clean help
 
 all: build
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 build: ## build bin/keyrace
 	$(GO) build -o $(BIN) ./cmd/keyrace
@@ -20,15 +20,25 @@ build: ## build bin/keyrace
 demo: build ## reproduce the seed bug on two embedded services (needs only Go)
 	./$(BIN) demo
 
-test: vet unit ## everything CI runs: vet, unit and end-to-end tests with -race, fuzz seed corpora
+test: deps vet unit ## everything CI runs: vet, unit, end-to-end and fault-matrix tests with -race
 	@echo "make test: all passed"
+
+# deps installs the external tools the tests use (xmllint checks JUnit files)
+# when they are missing and this is a Debian machine we may install on;
+# otherwise the tests that need them skip, except under CI=true, where they fail.
+deps:
+	@command -v xmllint >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing libxml2-utils (xmllint)"; \
+	    (apt-get install -y -qq libxml2-utils >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libxml2-utils; }); \
+	  else echo "xmllint missing and cannot be installed here; its checks will skip"; fi; }
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	$(GO) test -run xxx -fuzz FuzzPyListRoundTrip -fuzztime $(FUZZTIME) ./wire/
@@ -38,5 +48,27 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 bench: ## benchmarks, printed as a table
 	$(GO) test -run xxx -bench . -benchmem ./reference-impl/ | tee /tmp/keyrace-bench.txt
 
+TARGET     ?= $(KEYRACE_TARGET)
+MASTER_KEY ?= $(KEYRACE_MASTER_KEY)
+FEATURES   ?= core
+OUT        ?= out/conformance
+conformance: build ## run the suites against TARGET=url[,url] MASTER_KEY=key [FEATURES=all] [OUT=dir]
+	@test -n "$(TARGET)" || { echo "usage: make conformance TARGET=http://host:4000 MASTER_KEY=sk-... [FEATURES=all]"; exit 2; }
+	./$(BIN) check --target "$(TARGET)" --master-key "$(MASTER_KEY)" --features "$(FEATURES)" --out "$(OUT)"
+
+docs: ## regenerate the generated parts of suites/README.md (fault matrix, spec catalogue)
+	$(GO) run ./suites/matrix/gen suites/README.md
+
+reference-report: build ## regenerate reports/reference/ from two in-process reference replicas
+	@set -e; ./$(BIN) serve --replicas 2 --addr 127.0.0.1:14000 --master-key sk-reference > /tmp/keyrace-ref.log 2>&1 & pid=$$!; \
+	trap "kill $$pid" EXIT; for i in $$(seq 50); do curl -sf http://127.0.0.1:14001/health/liveliness >/dev/null && break; sleep 0.1; done; \
+	tmp=$$(mktemp -d); ./$(BIN) check --target http://127.0.0.1:14000,http://127.0.0.1:14001 --master-key sk-reference --features all \
+	  --impl-organization keyrace --impl-project keyrace-reference-service --impl-version "$$(./$(BIN) version | cut -d' ' -f2)" \
+	  --impl-url https://github.com/keyrace/keyrace --impl-contact "keyrace maintainers" --out $$tmp > /dev/null; \
+	cp $$tmp/conformance-report.yaml $$tmp/conformance-report.json reports/reference/; rm -rf $$tmp; \
+	echo "reports/reference/: $$(grep '^summary' reports/reference/conformance-report.yaml)"
+
 clean:
 	rm -rf bin out
+
+include fixtures/images/images.mk

@@ -288,7 +288,7 @@ func (s *Server) handleKeyDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]string, 0, len(deleted))
 	for _, k := range deleted {
-		s.cache.Invalidate("token:"+k.Token, revGone)
+		s.evict("token:"+k.Token, revGone)
 		out = append(out, sent[k.Token])
 	}
 	writeJSON(w, http.StatusOK, wire.DeleteKeysResponse{DeletedKeys: out})

@@ -99,7 +99,7 @@ func (s *Server) handleKeyUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	// Evict before acknowledging: the key's next request authenticates
 	// against this write.
-	s.cache.Invalidate("token:"+updated.Token, updated.Rev)
+	s.evict("token:"+updated.Token, updated.Rev)
 	out := wireKey(updated)
 	out.Key = req.Key
 	out.Token = updated.Token

@@ -152,9 +152,9 @@ func (s *Server) chargeMockCall(r *http.Request, c caller) *apiError {
 	if err != nil {
 		return internal(err)
 	}
-	s.cache.Invalidate("token:"+k.Token, k.Rev)
+	s.evict("token:"+k.Token, k.Rev)
 	if t != nil {
-		s.cache.Invalidate("team_id:"+t.ID, t.Rev)
+		s.evict("team_id:"+t.ID, t.Rev)
 	}
 	return nil
 }

@@ -50,6 +50,9 @@ type Config struct {
 	MaxBody int64
 	// Store is the authoritative state; default a fresh MemStore.
 	Store Store
+	// Peers, when set, is the group of replicas sharing Store whose caches
+	// every eviction reaches (see StartReplicas).
+	Peers *Peers
 	// Models are the model names the service serves (KEYRACE_MODELS);
 	// default DefaultModels.
 	Models []string
@@ -140,6 +143,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("mock call cost %v: want a finite amount >= 0", cfg.MockCallCost)
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, cache: NewCache(ttl), start: time.Now()}
+	if cfg.Peers != nil {
+		cfg.Peers.join(s.cache)
+	}
 	s.routes = map[string]map[string]http.HandlerFunc{
 		"/team/new":          {http.MethodPost: s.handleTeamNew},
 		"/team/update":       {http.MethodPost: s.handleTeamUpdate},

@@ -53,7 +53,7 @@ func (s *Server) handleTeamNew(w http.ResponseWriter, r *http.Request) {
 		writeError(w, internal(err))
 		return
 	}
-	s.cache.Invalidate("team_id:"+created.ID, created.Rev)
+	s.evict("team_id:"+created.ID, created.Rev)
 	writeJSON(w, http.StatusOK, wireTeam(created))
 }
 
@@ -97,11 +97,10 @@ func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
 
 // invalidateTeam evicts every cache entry a team write affects.
 func (s *Server) invalidateTeam(t Team) {
+	s.evict("team_id:"+t.ID, t.Rev)
 	if s.cfg.Faults.Has(FaultNullRelationAllows) {
 		s.recacheWithoutRelation(t)
-		return
 	}
-	s.cache.Invalidate("team_id:"+t.ID, t.Rev)
 }
 
 // applyTeamUpdate merges the sent fields of req into t: a sent value
@@ -238,11 +237,11 @@ func (s *Server) handleTeamDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := make([]string, 0, len(teams))
 	for _, t := range teams {
-		s.cache.Invalidate("team_id:"+t.ID, revGone)
+		s.evict("team_id:"+t.ID, revGone)
 		ids = append(ids, t.ID)
 	}
 	for _, k := range keys {
-		s.cache.Invalidate("token:"+k.Token, revGone)
+		s.evict("token:"+k.Token, revGone)
 	}
 	writeJSON(w, http.StatusOK, wire.DeleteTeamsResponse{DeletedTeams: ids})
 }

@@ -27,4 +27,30 @@ func init() {
 			},
 		})
 	}
+	for _, s := range requestTimeSpecs() {
+		sq := s.seq
+		Register(Spec{
+			Name: "Consistency" + s.name, Description: sq.Description, Tier: Consistency, Profile: Extended, Features: s.features,
+			Run: func(ctx context.Context, env *Env) { ExpectSequence(ctx, sq, env.SeqTarget()) },
+		})
+	}
+}
+
+// requestTimeSpec is a request-time sequence and the features it needs.
+type requestTimeSpec struct {
+	name     string
+	seq      seq.Sequence
+	features []FeatureName
+}
+
+// requestTimeSpecs are the sequences whose decisions happen when a key is
+// used (models, block, budget), shared by the consistency and replica tiers.
+func requestTimeSpecs() []requestTimeSpec {
+	models := seq.TeamModels()
+	return []requestTimeSpec{
+		{"TeamModelsGrant", models[0], []FeatureName{FeatureTeams, FeatureKeys, FeatureModels, FeatureMockResponse}},
+		{"TeamModelsRevoke", models[1], []FeatureName{FeatureTeams, FeatureKeys, FeatureModels, FeatureMockResponse}},
+		{"TeamBlockUnblock", seq.TeamBlock(), []FeatureName{FeatureTeams, FeatureKeys, FeatureTeamBlock, FeatureMockResponse}},
+		{"TeamBudget", seq.TeamBudget(), []FeatureName{FeatureTeams, FeatureKeys, FeatureBudgets, FeatureMockResponse}},
+	}
 }

@@ -36,9 +36,10 @@ type Env struct {
 // Writer is the replica writes go through (the first URL).
 func (e *Env) Writer() *client.Client { return e.Replicas[0] }
 
-// Decider is the replica decisions go to (the last URL; the same as Writer
-// with one URL).
-func (e *Env) Decider() *client.Client { return e.Replicas[len(e.Replicas)-1] }
+// Decider is the replica the conformance, consistency and concurrency
+// specs decide through: the same as Writer, so those tiers test one
+// process; the replica tier crosses replicas (ReplicaPairs).
+func (e *Env) Decider() *client.Client { return e.Replicas[0] }
 
 // ID returns a fresh id containing the run id: keyrace-<run>-<what>-<n>.
 func (e *Env) ID(what string) string {

@@ -29,4 +29,16 @@ func init() {
 			},
 		})
 	}
+	for _, s := range requestTimeSpecs() {
+		sq := s.seq
+		Register(Spec{
+			Name: "Replicas" + s.name, Description: sq.Description + ", when the write and the decision go to different replicas",
+			Tier: Replicas, Profile: Extended, Features: s.features,
+			Run: func(ctx context.Context, env *Env) {
+				for _, t := range env.ReplicaPairs() {
+					ExpectSequence(ctx, sq, t)
+				}
+			},
+		})
+	}
 }

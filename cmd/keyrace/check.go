@@ -15,7 +15,7 @@ import (
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	target := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas comma-separated (env KEYRACE_TARGET); writes go to the first, decisions to the last")
+	target := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas of one deployment comma-separated (env KEYRACE_TARGET); with two or more, the replica specs write through each and decide through every other")
 	masterKey := fs.String("master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
 	features := fs.String("features", envOr("KEYRACE_FEATURES", "core"), "features the target declares: core, all, or a comma list (env KEYRACE_FEATURES); specs needing others are skipped as unsupported")
 	consistency := fs.String("consistency", "strict", "strict (read-your-writes) or bounded:<duration> (decisions may lag a write by up to that)")

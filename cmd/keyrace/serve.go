@@ -2,21 +2,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	addr := fs.String("addr", refimpl.DefaultAddr, "listen address HOST:PORT")
+	addr := fs.String("addr", refimpl.DefaultAddr, "listen address HOST:PORT (port 0 picks a free one)")
+	replicas := fs.Int("replicas", 1, "start this many replicas sharing one in-memory store, on consecutive ports from --addr")
 	masterKey := fs.String("master-key", "", "master key (default $LITELLM_MASTER_KEY)")
 	faults := fs.String("fault", "", "comma-separated faults to reproduce (default $KEYRACE_FAULTS); see below")
 	ttl := fs.Duration("cache-ttl", -1, "management-object cache TTL, e.g. 60s; 0 disables caching (default $DEFAULT_MANAGEMENT_OBJECT_IN_MEMORY_CACHE_TTL seconds, else 60s)")
+	models := fs.String("models", "", "comma-separated models the service serves (default $KEYRACE_MODELS, else "+strings.Join(refimpl.DefaultModels, ",")+")")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: keyrace serve [flags]\n\nRuns the reference team/key service on an in-memory store.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -28,43 +34,111 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if done, code := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	cfg, err := refimpl.ConfigFromEnv()
+	cfg, err := serveConfig(*masterKey, *faults, *ttl, *models)
+	if err == nil && *replicas < 1 {
+		err = errors.New("--replicas must be at least 1")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrace serve: %v\n", err)
 		return exitCannotRun
 	}
-	if *masterKey != "" {
-		cfg.MasterKey = *masterKey
+	addrs, err := replicaAddrs(*addr, *replicas)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace serve: %v\n", err)
+		return exitCannotRun
 	}
-	if *faults != "" {
-		if cfg.Faults, err = refimpl.ParseFaults(*faults); err != nil {
-			fmt.Fprintf(stderr, "keyrace serve: --fault: %v\n", err)
+	if *replicas > 1 {
+		cfg.Store, cfg.Peers = refimpl.NewMemStore(), refimpl.NewPeers()
+	}
+	servers := make([]*refimpl.Server, len(addrs))
+	for i := range addrs {
+		if servers[i], err = refimpl.New(cfg); err != nil {
+			fmt.Fprintf(stderr, "keyrace serve: %v\n", err)
 			return exitCannotRun
 		}
 	}
-	if *ttl >= 0 {
-		d := *ttl
-		cfg.CacheTTL = &d
+	build := "correct build"
+	if f := servers[0].Faults().String(); f != "" {
+		build = "FAULTS: " + strings.ReplaceAll(f, ",", ", ")
 	}
-	s, err := refimpl.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "keyrace serve: %v\n", err)
-		return exitCannotRun
+	ttlDesc := refimpl.DefaultCacheTTL.String()
+	if cfg.CacheTTL != nil {
+		ttlDesc = cfg.CacheTTL.String()
 	}
-	err = s.Serve(ctx, *addr, func(a net.Addr) {
-		build := "correct build"
-		if f := s.Faults().String(); f != "" {
-			build = "FAULTS: " + strings.ReplaceAll(f, ",", ", ")
-		}
-		ttlDesc := "60s"
-		if cfg.CacheTTL != nil {
-			ttlDesc = cfg.CacheTTL.String()
-		}
-		fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store in-memory)\n", a, build, ttlDesc)
-	})
-	if err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = servers[i].Serve(ctx, a, func(bound net.Addr) {
+				fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store in-memory%s)\n", bound, build, ttlDesc, replicaNote(i, len(addrs)))
+			})
+			if errs[i] != nil {
+				cancel() // one replica failing stops them all
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		fmt.Fprintf(stderr, "keyrace serve: %v\n", err)
 		return exitCannotRun
 	}
 	return exitClean
+}
+
+func serveConfig(masterKey, faults string, ttl time.Duration, models string) (refimpl.Config, error) {
+	cfg, err := refimpl.ConfigFromEnv()
+	if err != nil {
+		return cfg, err
+	}
+	if masterKey != "" {
+		cfg.MasterKey = masterKey
+	}
+	if faults != "" {
+		if cfg.Faults, err = refimpl.ParseFaults(faults); err != nil {
+			return cfg, fmt.Errorf("--fault: %w", err)
+		}
+	}
+	if ttl >= 0 {
+		d := ttl
+		cfg.CacheTTL = &d
+	}
+	if models != "" {
+		if cfg.Models = refimpl.ParseModels(models); len(cfg.Models) == 0 {
+			return cfg, fmt.Errorf("--models %q: want a comma-separated list of model names", models)
+		}
+	}
+	return cfg, nil
+}
+
+// replicaAddrs returns n listen addresses on consecutive ports from addr
+// (all port 0 when addr's port is 0).
+func replicaAddrs(addr string, n int) ([]string, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port+n-1 > 65535 {
+		return nil, fmt.Errorf("--addr %q: bad port", addr)
+	}
+	out := make([]string, n)
+	for i := range out {
+		p := port
+		if port != 0 {
+			p = port + i
+		}
+		out[i] = net.JoinHostPort(host, strconv.Itoa(p))
+	}
+	return out, nil
+}
+
+func replicaNote(i, n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf(", replica %d of %d", i+1, n)
 }
