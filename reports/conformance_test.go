@@ -67,7 +67,7 @@ func TestReferenceReportValidates(t *testing.T) {
 func TestSchemaRejectsBadReports(t *testing.T) {
 	good := ConformanceReport{APIVersion: APIVersion, Kind: Kind, Date: "2026-12-03T10:00:00Z",
 		Implementation: Implementation{Organization: "o", Project: "p", Version: "1", Contact: []string{}},
-		SuiteVersion: "0.2.0", Seed: 1, ConsistencyMode: "strict", Replicas: 1, Summary: "x",
+		SuiteVersion:   "0.2.0", Seed: 1, ConsistencyMode: "strict", Replicas: 1, Summary: "x",
 		Profiles: BuildProfiles([]SpecOutcome{{Name: "A", Profile: "core", State: StatePassed}}, []string{"core"}, nil)}
 	b, _ := json.Marshal(good)
 	if err := ValidateConformance(b); err != nil {
