@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // FaultName names a deliberate bug the reference service can be started
@@ -34,6 +35,12 @@ const (
 	// validation (/key/generate, /key/update) reads the team through that
 	// cache and takes the missing relation for "no restriction".
 	FaultNullRelationAllows FaultName = "null-relation-allows"
+	// FaultInvalidationLag (written invalidation-lag=<duration>) reproduces
+	// asynchronous invalidation (a pub/sub delay, LiteLLM PR 36028's known
+	// limitation): decisions read the team through the cache, and each
+	// eviction is applied Config.InvalidationLag after the write was
+	// acknowledged instead of before.
+	FaultInvalidationLag FaultName = "invalidation-lag"
 )
 
 // Fault describes one fault for --help and reports.
@@ -48,6 +55,7 @@ var Faults = []Fault{
 	{FaultStaleObjectPermission, "object-permission cache entry not evicted by /team/update (LiteLLM 1.83)", "stale deny after a grant, stale allow after a revoke"},
 	{FaultStaleTeamCache, "team models/blocked/max_budget cached per process, not evicted by team writes (LiteLLM PR 34266, issue 35565)", "stale request-time decisions: new team models denied, removed ones served, block/unblock and budget changes ignored until the TTL"},
 	{FaultLostUpdate, "unlocked read-modify-write in /team/update merges and /team/member_add (LiteLLM issue 25951)", "lost members and lost object_permission fields under concurrent writes, all acknowledged 200"},
+	{FaultInvalidationLag, "invalidation applied a delay after the write is acknowledged (asynchronous pub/sub); written invalidation-lag=5ms", "stale decisions inside a window of the given length after each write"},
 	{FaultNullRelationAllows, "team re-cached without its permission relation after a write, read as unrestricted by key validation (LiteLLM PR 28683/28752)", "stale allow (privilege leak): revoked MCP servers/access groups still granted by /key/generate and /key/update until the TTL"},
 }
 
@@ -70,21 +78,49 @@ func (s FaultSet) String() string {
 	return strings.Join(names, ",")
 }
 
+// FaultParams are the values of faults that take one.
+type FaultParams struct {
+	// InvalidationLag is the delay of FaultInvalidationLag.
+	InvalidationLag time.Duration
+}
+
 // ParseFaults reads "a,b" (spaces allowed, empty for none) and rejects
-// unknown names with the list of known ones.
+// unknown names with the list of known ones. Faults that take a value are
+// refused here; use ParseFaultSpec.
 func ParseFaults(spec string) (FaultSet, error) {
-	set := FaultSet{}
+	set, p, err := ParseFaultSpec(spec)
+	if err == nil && p != (FaultParams{}) {
+		err = fmt.Errorf("fault %s takes a value that this setting cannot carry", FaultInvalidationLag)
+	}
+	return set, err
+}
+
+// ParseFaultSpec reads "a,b,invalidation-lag=5ms" into the set and the
+// parameters.
+func ParseFaultSpec(spec string) (FaultSet, FaultParams, error) {
+	set, params := FaultSet{}, FaultParams{}
 	for _, part := range strings.Split(spec, ",") {
-		name := FaultName(strings.TrimSpace(part))
+		nameS, value, hasValue := strings.Cut(strings.TrimSpace(part), "=")
+		name := FaultName(strings.TrimSpace(nameS))
 		if name == "" {
 			continue
 		}
 		if !knownFault(name) {
-			return nil, fmt.Errorf("unknown fault %q (known: %s)", name, knownFaultNames())
+			return nil, params, fmt.Errorf("unknown fault %q (known: %s)", name, knownFaultNames())
+		}
+		switch {
+		case name == FaultInvalidationLag:
+			d, err := time.ParseDuration(strings.TrimSpace(value))
+			if !hasValue || err != nil || d <= 0 {
+				return nil, params, fmt.Errorf("fault %s needs a positive duration: %s=5ms", name, name)
+			}
+			params.InvalidationLag = d
+		case hasValue:
+			return nil, params, fmt.Errorf("fault %s takes no value", name)
 		}
 		set[name] = true
 	}
-	return set, nil
+	return set, params, nil
 }
 
 func knownFault(n FaultName) bool {
@@ -102,4 +138,16 @@ func knownFaultNames() string {
 		names[i] = string(f.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// Spec renders the faults with their parameters, sorted and
+// comma-separated, the way ParseFaultSpec reads them ("" for none).
+func (s FaultSet) Spec(p FaultParams) string {
+	names := strings.Split(s.String(), ",")
+	for i, n := range names {
+		if FaultName(n) == FaultInvalidationLag {
+			names[i] = n + "=" + p.InvalidationLag.String()
+		}
+	}
+	return strings.Join(names, ",")
 }

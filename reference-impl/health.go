@@ -25,7 +25,7 @@ func (s *Server) handleReadiness(w http.ResponseWriter, r *http.Request) {
 		"store":           s.store.Kind(),
 		"cache":           "in-memory",
 		"cache_ttl_s":     s.cache.TTL().Seconds(),
-		"faults":          s.cfg.Faults.String(),
+		"faults":          s.FaultSpec(),
 		"litellm_version": Version,
 	})
 }

@@ -84,9 +84,11 @@ func (s *Server) recacheWithoutRelation(t Team) {
 // validated against. The correct build reads the authoritative store (a
 // write-path validation must never decide on a cached copy). With
 // FaultNullRelationAllows it reads through the request-time team cache,
-// which that fault fills without the permission relation after a write.
+// which that fault fills without the permission relation after a write;
+// with FaultInvalidationLag through the same cache, whose evictions that
+// fault delays.
 func (s *Server) teamForKeyValidation(ctx context.Context, id string) (Team, error) {
-	if s.cfg.Faults.Has(FaultNullRelationAllows) {
+	if s.cfg.Faults.Has(FaultNullRelationAllows) || s.cfg.Faults.Has(FaultInvalidationLag) {
 		return s.teamForAuth(ctx, id)
 	}
 	return s.store.GetTeam(ctx, id)

@@ -3,6 +3,7 @@ package refimpl
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // Peers joins the caches of replicas that share one store. An eviction on
@@ -35,6 +36,16 @@ func (p *Peers) evict(key string, rev uint64) {
 // evict invalidates key at revision rev in this replica's cache and, when
 // the replica has peers, in theirs, before returning.
 func (s *Server) evict(key string, rev uint64) {
+	if s.cfg.Faults.Has(FaultInvalidationLag) {
+		// The fault: the eviction travels asynchronously and lands after
+		// the write has been acknowledged.
+		time.AfterFunc(s.cfg.InvalidationLag, func() { s.evictNow(key, rev) })
+		return
+	}
+	s.evictNow(key, rev)
+}
+
+func (s *Server) evictNow(key string, rev uint64) {
 	if s.cfg.Peers == nil {
 		s.cache.Invalidate(key, rev)
 		return

@@ -46,6 +46,9 @@ type Config struct {
 	CacheTTL *time.Duration
 	// Faults are the bugs to reproduce; empty for the correct build.
 	Faults FaultSet
+	// InvalidationLag is the delay of FaultInvalidationLag (required > 0
+	// when that fault is on).
+	InvalidationLag time.Duration
 	// MaxBody caps request bodies in bytes; default DefaultMaxBody.
 	MaxBody int64
 	// Store is the authoritative state; default a fresh MemStore.
@@ -77,11 +80,11 @@ func ConfigFromEnv() (Config, error) {
 		ttl := time.Duration(secs * float64(time.Second))
 		cfg.CacheTTL = &ttl
 	}
-	faults, err := ParseFaults(os.Getenv("KEYRACE_FAULTS"))
+	faults, params, err := ParseFaultSpec(os.Getenv("KEYRACE_FAULTS"))
 	if err != nil {
 		return cfg, fmt.Errorf("KEYRACE_FAULTS: %w", err)
 	}
-	cfg.Faults = faults
+	cfg.Faults, cfg.InvalidationLag = faults, params.InvalidationLag
 	if v := os.Getenv("KEYRACE_MODELS"); v != "" {
 		if cfg.Models = ParseModels(v); len(cfg.Models) == 0 {
 			return cfg, fmt.Errorf("KEYRACE_MODELS=%q: want a comma-separated list of model names", v)
@@ -135,6 +138,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Faults == nil {
 		cfg.Faults = FaultSet{}
 	}
+	if cfg.Faults.Has(FaultInvalidationLag) && cfg.InvalidationLag <= 0 {
+		return nil, fmt.Errorf("fault %s needs a positive lag", FaultInvalidationLag)
+	}
 	if len(cfg.Models) == 0 {
 		cfg.Models = DefaultModels
 	}
@@ -174,6 +180,11 @@ func New(cfg Config) (*Server, error) {
 
 // Faults returns the faults the server runs with.
 func (s *Server) Faults() FaultSet { return s.cfg.Faults }
+
+// FaultSpec returns the faults with their parameters, as --fault takes them.
+func (s *Server) FaultSpec() string {
+	return s.cfg.Faults.Spec(FaultParams{InvalidationLag: s.cfg.InvalidationLag})
+}
 
 // ServeHTTP routes a request. Unknown paths and methods get FastAPI's
 // answers; a panic in a handler becomes a 500 in the LiteLLM envelope

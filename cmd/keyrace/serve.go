@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	build := "correct build"
-	if f := servers[0].Faults().String(); f != "" {
+	if f := servers[0].FaultSpec(); f != "" {
 		build = "FAULTS: " + strings.ReplaceAll(f, ",", ", ")
 	}
 	ttlDesc := refimpl.DefaultCacheTTL.String()
@@ -98,9 +98,11 @@ func serveConfig(masterKey, faults string, ttl time.Duration, models string) (re
 		cfg.MasterKey = masterKey
 	}
 	if faults != "" {
-		if cfg.Faults, err = refimpl.ParseFaults(faults); err != nil {
+		var p refimpl.FaultParams
+		if cfg.Faults, p, err = refimpl.ParseFaultSpec(faults); err != nil {
 			return cfg, fmt.Errorf("--fault: %w", err)
 		}
+		cfg.InvalidationLag = p.InvalidationLag
 	}
 	if ttl >= 0 {
 		d := ttl
