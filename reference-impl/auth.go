@@ -129,7 +129,7 @@ func adminOnly(r *http.Request, c caller) *apiError {
 // keyByToken reads a key through the cache ("token:<hash>").
 func (s *Server) keyByToken(ctx context.Context, token string) (Key, error) {
 	ck := "token:" + token
-	if v, ok := s.cache.Get(ck); ok {
+	if v, ok := s.cacheGet(ctx, ck); ok {
 		return v.(Key), nil
 	}
 	k, err := s.store.GetKey(ctx, token)
@@ -147,7 +147,7 @@ func (s *Server) teamForAuth(ctx context.Context, id string) (Team, error) {
 		return s.staleTeamForAuth(ctx, id)
 	}
 	ck := "team_id:" + id
-	if v, ok := s.cache.Get(ck); ok {
+	if v, ok := s.cacheGet(ctx, ck); ok {
 		return v.(Team), nil
 	}
 	t, err := s.store.GetTeam(ctx, id)

@@ -53,6 +53,41 @@ func (c *Cache) Get(key string) (any, bool) {
 	return e.val, true
 }
 
+// GetRev is Get that also returns the revision the value was read at.
+func (c *Cache) GetRev(key string) (any, uint64, bool) {
+	if c.ttl <= 0 {
+		return nil, 0, false
+	}
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if !ok || e.gone || c.now().After(e.expires) {
+		return nil, 0, false
+	}
+	return e.val, e.rev, true
+}
+
+// Drop removes the entry under key if it still holds revision rev (an
+// entry found out of date), without raising the key's revision floor.
+func (c *Cache) Drop(key string, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && !e.gone && e.rev == rev {
+		delete(c.m, key)
+	}
+}
+
+// Touch gives a live entry a fresh lifetime (only the stale-republish fault
+// does this).
+func (c *Cache) Touch(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && !e.gone {
+		e.expires = c.now().Add(c.ttl)
+		c.m[key] = e
+	}
+}
+
 // Put stores val read at store revision rev, unless the entry already holds
 // a newer revision or a newer invalidation. The TTL counts from now.
 func (c *Cache) Put(key string, val any, rev uint64) {

@@ -41,6 +41,14 @@ const (
 	// eviction is applied Config.InvalidationLag after the write was
 	// acknowledged instead of before.
 	FaultInvalidationLag FaultName = "invalidation-lag"
+	// FaultLocalInvalidationOnly reproduces LiteLLM issue 9820: a write
+	// evicts only the cache of the replica that served it and tells no
+	// other replica.
+	FaultLocalInvalidationOnly FaultName = "local-invalidation-only"
+	// FaultStaleRepublish reproduces LiteLLM PR 33565: a replica writes the
+	// objects it has cached back to the shared tier as current on every
+	// read, with a fresh lifetime, so an old copy keeps coming back.
+	FaultStaleRepublish FaultName = "stale-republish"
 )
 
 // Fault describes one fault for --help and reports.
@@ -56,6 +64,8 @@ var Faults = []Fault{
 	{FaultStaleTeamCache, "team models/blocked/max_budget cached per process, not evicted by team writes (LiteLLM PR 34266, issue 35565)", "stale request-time decisions: new team models denied, removed ones served, block/unblock and budget changes ignored until the TTL"},
 	{FaultLostUpdate, "unlocked read-modify-write in /team/update merges and /team/member_add (LiteLLM issue 25951)", "lost members and lost object_permission fields under concurrent writes, all acknowledged 200"},
 	{FaultInvalidationLag, "invalidation applied a delay after the write is acknowledged (asynchronous pub/sub); written invalidation-lag=5ms", "stale decisions inside a window of the given length after each write"},
+	{FaultLocalInvalidationOnly, "a write evicts only the serving replica's cache (LiteLLM issue 9820); needs replicas", "cross-replica stale decisions until the TTL"},
+	{FaultStaleRepublish, "replicas write cached objects back to the shared tier as current on read (LiteLLM PR 33565); needs Redis", "stale decisions that never converge while traffic continues"},
 	{FaultNullRelationAllows, "team re-cached without its permission relation after a write, read as unrestricted by key validation (LiteLLM PR 28683/28752)", "stale allow (privilege leak): revoked MCP servers/access groups still granted by /key/generate and /key/update until the TTL"},
 }
 

@@ -277,7 +277,21 @@ func (s *Server) handleKeyDelete(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	deleted, err := s.store.DeleteKeys(r.Context(), tokens)
+	cacheKeys := make([]string, len(tokens))
+	for i, t := range tokens {
+		cacheKeys[i] = "token:" + t
+	}
+	var deleted []Key
+	err := s.announced(r.Context(), cacheKeys, func() (uint64, error) {
+		var err error
+		deleted, err = s.store.DeleteKeys(r.Context(), tokens)
+		return revGone, err
+	})
+	var refused *apiError
+	if errors.As(err, &refused) {
+		writeError(w, refused)
+		return
+	}
 	if err != nil {
 		writeError(w, internal(err))
 		return
@@ -288,7 +302,6 @@ func (s *Server) handleKeyDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]string, 0, len(deleted))
 	for _, k := range deleted {
-		s.evict("token:"+k.Token, revGone)
 		out = append(out, sent[k.Token])
 	}
 	writeJSON(w, http.StatusOK, wire.DeleteKeysResponse{DeletedKeys: out})

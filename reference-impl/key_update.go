@@ -80,11 +80,20 @@ func (s *Server) handleKeyUpdate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	updated, err := s.store.UpdateKey(ctx, token, func(k *Key) error {
-		applyKeyUpdate(k, &req, expires)
-		return nil
+	var updated Key
+	err = s.announced(ctx, []string{"token:" + token}, func() (uint64, error) {
+		var err error
+		updated, err = s.store.UpdateKey(ctx, token, func(k *Key) error {
+			applyKeyUpdate(k, &req, expires)
+			return nil
+		})
+		return updated.Rev, err
 	})
+	var refused *apiError
 	switch {
+	case errors.As(err, &refused):
+		writeError(w, refused)
+		return
 	case errors.Is(err, ErrAliasTaken):
 		alias, _ := req.KeyAlias.Value()
 		writeError(w, &apiError{status: 400, typ: wire.TypeBadRequest, param: "key_alias",
@@ -97,9 +106,6 @@ func (s *Server) handleKeyUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, internal(err))
 		return
 	}
-	// Evict before acknowledging: the key's next request authenticates
-	// against this write.
-	s.evict("token:"+updated.Token, updated.Rev)
 	out := wireKey(updated)
 	out.Key = req.Key
 	out.Token = updated.Token

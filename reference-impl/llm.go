@@ -145,16 +145,25 @@ func (s *Server) chargeMockCall(r *http.Request, c caller) *apiError {
 	if c.admin || s.cfg.MockCallCost == 0 {
 		return nil
 	}
-	k, t, err := s.store.AddSpend(r.Context(), c.key.Token, s.cfg.MockCallCost)
-	if errors.Is(err, ErrNotFound) {
+	keys := []string{"token:" + c.key.Token}
+	if c.key.TeamID != "" {
+		keys = append(keys, "team_id:"+c.key.TeamID)
+	}
+	err := s.announced(r.Context(), keys, func() (uint64, error) {
+		k, t, err := s.store.AddSpend(r.Context(), c.key.Token, s.cfg.MockCallCost)
+		if t != nil && t.Rev > k.Rev {
+			return t.Rev, err
+		}
+		return k.Rev, err
+	})
+	var refused *apiError
+	switch {
+	case errors.As(err, &refused):
+		return refused
+	case errors.Is(err, ErrNotFound):
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return internal(err)
-	}
-	s.evict("token:"+k.Token, k.Rev)
-	if t != nil {
-		s.evict("team_id:"+t.ID, t.Rev)
 	}
 	return nil
 }

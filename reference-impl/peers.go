@@ -46,7 +46,7 @@ func (s *Server) evict(key string, rev uint64) {
 }
 
 func (s *Server) evictNow(key string, rev uint64) {
-	if s.cfg.Peers == nil {
+	if s.cfg.Peers == nil || s.cfg.Faults.Has(FaultLocalInvalidationOnly) {
 		s.cache.Invalidate(key, rev)
 		return
 	}

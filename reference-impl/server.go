@@ -56,6 +56,10 @@ type Config struct {
 	// Peers, when set, is the group of replicas sharing Store whose caches
 	// every eviction reaches (see StartReplicas).
 	Peers *Peers
+	// Coherence, when set, is the tier that keeps replicas in separate
+	// processes from serving cached entries older than an acknowledged
+	// write (redistier, when REDIS_HOST or REDIS_URL is set).
+	Coherence Coherence
 	// Models are the model names the service serves (KEYRACE_MODELS);
 	// default DefaultModels.
 	Models []string
@@ -113,6 +117,7 @@ type Server struct {
 	cfg    Config
 	store  Store
 	cache  *Cache
+	coh    coherenceState
 	routes map[string]map[string]http.HandlerFunc
 	start  time.Time
 }
@@ -137,6 +142,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Faults == nil {
 		cfg.Faults = FaultSet{}
+	}
+	if cfg.Faults.Has(FaultStaleRepublish) && cfg.Coherence == nil {
+		return nil, fmt.Errorf("fault %s needs the shared Redis tier (REDIS_HOST or REDIS_URL)", FaultStaleRepublish)
 	}
 	if cfg.Faults.Has(FaultInvalidationLag) && cfg.InvalidationLag <= 0 {
 		return nil, fmt.Errorf("fault %s needs a positive lag", FaultInvalidationLag)

@@ -44,8 +44,17 @@ func (s *Server) handleTeamNew(w http.ResponseWriter, r *http.Request) {
 	if req.ObjectPermission != nil {
 		t.Perm = newPerm(req.ObjectPermission)
 	}
-	created, err := s.store.CreateTeam(r.Context(), t)
+	var created Team
+	err := s.announced(r.Context(), []string{"team_id:" + t.ID}, func() (uint64, error) {
+		var err error
+		created, err = s.store.CreateTeam(r.Context(), t)
+		return created.Rev, err
+	})
+	var refused *apiError
 	switch {
+	case errors.As(err, &refused):
+		writeError(w, refused)
+		return
 	case errors.Is(err, ErrExists):
 		writeError(w, badRequest(wire.MsgTeamExists(t.ID)))
 		return
@@ -53,7 +62,6 @@ func (s *Server) handleTeamNew(w http.ResponseWriter, r *http.Request) {
 		writeError(w, internal(err))
 		return
 	}
-	s.evict("team_id:"+created.ID, created.Rev)
 	writeJSON(w, http.StatusOK, wireTeam(created))
 }
 
@@ -78,10 +86,15 @@ func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	updated, err := s.mergeTeam(r.Context(), req.TeamID, func(t *Team) error {
+	updated, err := s.writeTeam(r.Context(), req.TeamID, true, func(t *Team) error {
 		applyTeamUpdate(t, &req)
 		return nil
 	})
+	var refused *apiError
+	if errors.As(err, &refused) {
+		writeError(w, refused)
+		return
+	}
 	if errors.Is(err, ErrNotFound) {
 		writeError(w, notFound(wire.MsgTeamNotFound(req.TeamID)))
 		return
@@ -90,17 +103,7 @@ func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, internal(err))
 		return
 	}
-	// Evict before acknowledging: the next decision on any path sees this write.
-	s.invalidateTeam(updated)
 	writeJSON(w, http.StatusOK, wire.UpdateTeamResponse{TeamID: updated.ID, Data: wireTeam(updated)})
-}
-
-// invalidateTeam evicts every cache entry a team write affects.
-func (s *Server) invalidateTeam(t Team) {
-	s.evict("team_id:"+t.ID, t.Rev)
-	if s.cfg.Faults.Has(FaultNullRelationAllows) {
-		s.recacheWithoutRelation(t)
-	}
 }
 
 // applyTeamUpdate merges the sent fields of req into t: a sent value
@@ -225,7 +228,33 @@ func (s *Server) handleTeamDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
+	// Announce the teams and the keys they hold now; a key created between
+	// this read and the delete is evicted by endWrite below all the same.
+	cacheKeys := make([]string, 0, len(req.TeamIDs))
+	for _, id := range req.TeamIDs {
+		cacheKeys = append(cacheKeys, "team_id:"+id)
+		ks, err := s.store.KeysOfTeam(r.Context(), id)
+		if err != nil {
+			writeError(w, internal(err))
+			return
+		}
+		for _, k := range ks {
+			cacheKeys = append(cacheKeys, "token:"+k.Token)
+		}
+	}
+	if aerr := s.beginWrite(r.Context(), cacheKeys...); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
 	teams, keys, err := s.store.DeleteTeams(r.Context(), req.TeamIDs)
+	for _, k := range keys {
+		cacheKeys = append(cacheKeys, "token:"+k.Token)
+	}
+	rev := uint64(revGone)
+	if err != nil {
+		rev = 0
+	}
+	s.endWrite(r.Context(), rev, cacheKeys...)
 	var nf *TeamNotFoundError
 	if errors.As(err, &nf) {
 		writeError(w, notFound(wire.MsgTeamNotFound(nf.ID)))
@@ -237,11 +266,7 @@ func (s *Server) handleTeamDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := make([]string, 0, len(teams))
 	for _, t := range teams {
-		s.evict("team_id:"+t.ID, revGone)
 		ids = append(ids, t.ID)
-	}
-	for _, k := range keys {
-		s.evict("token:"+k.Token, revGone)
 	}
 	writeJSON(w, http.StatusOK, wire.DeleteTeamsResponse{DeletedTeams: ids})
 }

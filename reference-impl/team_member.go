@@ -33,7 +33,7 @@ func (s *Server) handleTeamMemberAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var added []wire.Member
-	updated, err := s.mergeTeam(r.Context(), req.TeamID, func(t *Team) error {
+	updated, err := s.writeTeam(r.Context(), req.TeamID, true, func(t *Team) error {
 		if !c.admin && memberRole(*t, c.userID()) != "admin" {
 			return forbidden(wire.TypeAuth, wire.MsgMemberAddNotAllowed(t.ID))
 		}
@@ -65,7 +65,6 @@ func (s *Server) handleTeamMemberAdd(w http.ResponseWriter, r *http.Request) {
 		writeError(w, internal(err))
 		return
 	}
-	s.invalidateTeam(updated)
 	writeJSON(w, http.StatusOK, memberAddResponse(updated, added, req.MaxBudgetInTeam))
 }
 
@@ -179,11 +178,16 @@ func (s *Server) setTeamBlocked(w http.ResponseWriter, r *http.Request, blocked 
 		writeError(w, aerr)
 		return
 	}
-	updated, err := s.store.UpdateTeam(r.Context(), req.TeamID, func(t *Team) error {
+	updated, err := s.writeTeam(r.Context(), req.TeamID, false, func(t *Team) error {
 		t.Blocked = blocked
 		t.UpdatedAt = time.Now().UTC()
 		return nil
 	})
+	var refused *apiError
+	if errors.As(err, &refused) {
+		writeError(w, refused)
+		return
+	}
 	if errors.Is(err, ErrNotFound) {
 		writeError(w, notFound(wire.MsgTeamNotFound(req.TeamID)))
 		return
@@ -192,6 +196,5 @@ func (s *Server) setTeamBlocked(w http.ResponseWriter, r *http.Request, blocked 
 		writeError(w, internal(err))
 		return
 	}
-	s.invalidateTeam(updated)
 	writeJSON(w, http.StatusOK, wireTeam(updated))
 }

@@ -33,6 +33,12 @@ var Expectations = []Expectation{
 		"ConsistencyTeamBlockUnblock", "ConsistencyTeamBudget", "ConsistencyTeamModelsGrant", "ConsistencyTeamModelsRevoke",
 		"ReplicasTeamBlockUnblock", "ReplicasTeamBudget", "ReplicasTeamModelsGrant", "ReplicasTeamModelsRevoke",
 	}},
+	{refimpl.FaultLocalInvalidationOnly, []string{
+		// Single-replica specs pass (the replica that took the write evicts),
+		// and key validation reads the store, so only request-time
+		// decisions on other replicas go stale.
+		"ReplicasTeamBlockUnblock", "ReplicasTeamBudget", "ReplicasTeamModelsGrant", "ReplicasTeamModelsRevoke",
+	}},
 	{refimpl.FaultLostUpdate, []string{
 		"ConcurrencyMemberAdd", "ConcurrencyPermissionFieldsAllPersist",
 	}},
