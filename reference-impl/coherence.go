@@ -63,8 +63,8 @@ func errCoherence(err error) *apiError {
 // beginWrite announces a write to the cache keys it affects. It returns a
 // 503 when replicas could not be told; nothing has been written then.
 func (s *Server) beginWrite(ctx context.Context, keys ...string) *apiError {
-	if s.cfg.Coherence == nil || s.skipsAnnouncement() {
-		return nil
+	if s.cfg.Coherence == nil || s.skipsAnnouncement() || s.cfg.Faults.Has(FaultInvalidationLag) {
+		return nil // these faults do not tell other replicas before the write
 	}
 	if err := s.cfg.Coherence.Begin(ctx, keys...); err != nil {
 		s.coh.fail(err)

@@ -19,7 +19,7 @@ func (s *Server) handleReadiness(w http.ResponseWriter, r *http.Request) {
 			db, health, status = "disconnected", "unhealthy", http.StatusServiceUnavailable
 		}
 	}
-	writeJSON(w, status, map[string]any{
+	body := map[string]any{
 		"status":          health,
 		"db":              db,
 		"store":           s.store.Kind(),
@@ -27,5 +27,18 @@ func (s *Server) handleReadiness(w http.ResponseWriter, r *http.Request) {
 		"cache_ttl_s":     s.cache.TTL().Seconds(),
 		"faults":          s.FaultSpec(),
 		"litellm_version": Version,
-	})
+	}
+	if coh := s.cfg.Coherence; coh != nil {
+		body["cache"] = "in-memory per replica + " + coh.Kind() + " coherence"
+		body["coherence"] = "connected"
+		if err := coh.Ready(r.Context()); err != nil {
+			// Still serving, and still correct: cached entries are not served
+			// and writes are refused until the tier is back.
+			body["coherence"] = "unreachable: " + err.Error() + " (decisions read the store; writes are refused)"
+			body["status"] = "degraded"
+		} else if recent := s.coh.recent(); recent != "" {
+			body["coherence"] = "connected (recent failure: " + recent + ")"
+		}
+	}
+	writeJSON(w, status, body)
 }
