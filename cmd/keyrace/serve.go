@@ -13,6 +13,7 @@ import (
 	"time"
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
+	"github.com/keyrace/keyrace/reference-impl/redistier"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -50,6 +51,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *replicas > 1 {
 		cfg.Store, cfg.Peers = refimpl.NewMemStore(), refimpl.NewPeers()
 	}
+	tierDesc, err := attachRedis(&cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace serve: %v\n", err)
+		return exitCannotRun
+	}
 	servers := make([]*refimpl.Server, len(addrs))
 	for i := range addrs {
 		if servers[i], err = refimpl.New(cfg); err != nil {
@@ -74,7 +80,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() {
 			defer wg.Done()
 			errs[i] = servers[i].Serve(ctx, a, func(bound net.Addr) {
-				fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store in-memory%s)\n", bound, build, ttlDesc, replicaNote(i, len(addrs)))
+				fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store in-memory%s%s)\n", bound, build, ttlDesc, tierDesc, replicaNote(i, len(addrs)))
 			})
 			if errs[i] != nil {
 				cancel() // one replica failing stops them all
@@ -143,4 +149,19 @@ func replicaNote(i, n int) string {
 		return ""
 	}
 	return fmt.Sprintf(", replica %d of %d", i+1, n)
+}
+
+// attachRedis gives cfg the Redis coherence tier when REDIS_URL or
+// REDIS_HOST is set (LiteLLM's names), and describes it for the banner.
+func attachRedis(cfg *refimpl.Config) (string, error) {
+	ro, ok, err := redistier.FromEnv()
+	if err != nil || !ok {
+		return "", err
+	}
+	ttl := refimpl.DefaultCacheTTL
+	if cfg.CacheTTL != nil {
+		ttl = *cfg.CacheTTL
+	}
+	cfg.Coherence = redistier.New(ro, redistier.Options{CacheTTL: ttl})
+	return ", coherence via Redis at " + ro.Addr, nil
 }
