@@ -175,6 +175,9 @@ func judge(d Dimension, team, ask string, before, after []string, ex *client.Exc
 		st.Observed += " (the state before the write)"
 	case !want && sameSet(na.Allowed, after):
 		st.Verdict = Pass
+	case sameSet(na.Allowed, before) || sameSet(na.Allowed, after):
+		st.Verdict = Contract
+		st.Observed += fmt.Sprintf(" (a refusal for %s although that list allows it)", ask)
 	default:
 		st.Verdict = Contract
 		st.Observed += " (a list the team never had)"
