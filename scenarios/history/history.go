@@ -99,6 +99,11 @@ type Op struct {
 	// Body is the response body of refusals and errors (truncated), kept
 	// as evidence.
 	Body string `json:"body,omitempty"`
+	// Stream is the traffic stream of the race engine that sent the
+	// operation: "write", "decide", "warm" (cache-warming decisions) or
+	// "flow" (a decision fired when a write was acknowledged); "" when
+	// not recorded by the race engine.
+	Stream string `json:"stream,omitempty"`
 }
 
 // Header is the first line of history.jsonl: what produced the history.
