@@ -17,7 +17,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	target := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas of one deployment comma-separated (env KEYRACE_TARGET); with two or more, the replica specs write through each and decide through every other")
 	masterKey := fs.String("master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
-	features := fs.String("features", envOr("KEYRACE_FEATURES", "core"), "features the target declares: core, all, or a comma list (env KEYRACE_FEATURES); specs needing others are skipped as unsupported")
+	faults := fs.String("fault", "", "with --target embedded: faults of the in-process reference service (e.g. stale-object-permission)")
+	replicas := fs.Int("replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
+	features := fs.String("features", envOr("KEYRACE_FEATURES", ""), "features the target declares: core (default; all for --target embedded), all, or a comma list (env KEYRACE_FEATURES); specs needing others are skipped as unsupported")
 	consistency := fs.String("consistency", "strict", "strict (read-your-writes) or bounded:<duration> (decisions may lag a write by up to that)")
 	out := fs.String("out", "", "directory for junit.xml, ginkgo-report.json and conformance-report.{yaml,json} (default: write none)")
 	labels := fs.String("label-filter", "", "run only specs matching this Ginkgo label filter, e.g. 'consistency' or 'core && !slow'")
@@ -31,7 +33,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&impl.Version, "impl-version", "", "conformance report: version tested")
 	contact := fs.String("impl-contact", "", "conformance report: contacts, comma-separated")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace check --target URL[,URL...] --master-key KEY [flags]\n\n")
+		fmt.Fprintf(stderr, "Usage: keyrace check --target URL[,URL...] --master-key KEY [flags]\n       keyrace check --target embedded [--fault NAME] [--replicas N]\n\n")
 		fmt.Fprintf(stderr, "Runs keyrace's conformance, consistency, concurrency and replica specs against a\nLiteLLM-compatible proxy. Every spec creates teams named keyrace-<run>-* and\ndeletes them afterwards, so a shared proxy can be checked.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nFeatures: %s (core: %s)\n", featureList(suites.AllFeatures), featureList(suites.CoreFeatures))
@@ -39,6 +41,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if done, code := parseFlags(fs, args, stderr); done {
 		return code
+	}
+	tg, err := resolveTarget(ctx, *target, *masterKey, *faults, *replicas)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace check: %v\n", err)
+		return exitCannotRun
+	}
+	defer tg.Close()
+	if *features == "" && strings.TrimSpace(*target) == embeddedTarget {
+		*features = "all"
 	}
 	fset, err := suites.ParseFeatures(*features)
 	if err != nil {
@@ -49,11 +60,11 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		impl.Contact = splitTargets(*contact)
 	}
 	cfg := suites.Config{
-		Targets: splitTargets(*target), MasterKey: *masterKey, Features: fset, Consistency: *consistency,
+		Targets: tg.URLs, MasterKey: tg.MasterKey, Features: fset, Consistency: *consistency,
 		OutDir: *out, Implementation: impl, LabelFilter: *labels, Seed: *seed, Repeat: *repeat,
 		RequestTimeout: *timeout, Progress: stdout, NoColor: true,
 	}
-	fmt.Fprintf(stdout, "keyrace check · %s · features %s · consistency %s\n", strings.Join(cfg.Targets, ", "), strings.Join(fset.Names(), ","), *consistency)
+	fmt.Fprintf(stdout, "keyrace check · %s · features %s · consistency %s\n", tg.Describe, strings.Join(fset.Names(), ","), *consistency)
 	res, err := suites.Run(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrace check: %v\n", err)
