@@ -42,15 +42,19 @@ docker-clean: ## remove containers and networks keyrace left behind (labelled or
 	  docker network ls -q --filter label=org.keyrace.managed=true | xargs -r docker network rm >/dev/null; \
 	fi
 
-# deps installs the external tools the tests use (xmllint checks JUnit files)
-# when they are missing and this is a Debian machine we may install on;
-# otherwise the tests that need them skip, except under CI=true, where they fail.
+# deps installs the external tools the tests use when they are missing and
+# this is a Debian machine we may install on: xmllint (checks JUnit files)
+# and chromium (renders report.html headless). Elsewhere the tests that need
+# them skip, except under CI=true, where they fail.
+DEBIAN_TOOLS := xmllint:libxml2-utils chromium:chromium
 deps:
-	@command -v xmllint >/dev/null || { \
+	@for pair in $(DEBIAN_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$tool >/dev/null && continue; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing libxml2-utils (xmllint)"; \
-	    (apt-get install -y -qq libxml2-utils >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libxml2-utils; }); \
-	  else echo "xmllint missing and cannot be installed here; its checks will skip"; fi; }
+	    echo "installing $$pkg ($$tool)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; } || exit 1; \
+	  else echo "$$tool missing and cannot be installed here; its checks will skip"; fi; done
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
