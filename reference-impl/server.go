@@ -314,6 +314,9 @@ func missingField(loc ...any) *apiError {
 
 // internal maps a store failure that is not the caller's fault.
 func internal(err error) *apiError {
+	if errors.Is(err, ErrUnstorable) {
+		return badRequest("Invalid value: " + err.Error())
+	}
 	return &apiError{status: 500, typ: "internal_server_error", msg: "Internal server error: " + err.Error()}
 }
 

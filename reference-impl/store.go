@@ -10,6 +10,10 @@ var (
 	ErrNotFound   = errors.New("not found")
 	ErrExists     = errors.New("already exists")
 	ErrAliasTaken = errors.New("key alias taken")
+	// ErrUnstorable is a value the store cannot hold (PostgreSQL refuses
+	// NUL characters, NaN in JSON, index entries over ~2.7 kB); handlers
+	// answer 400 and nothing is written.
+	ErrUnstorable = errors.New("value cannot be stored")
 )
 
 // Store is the authoritative state of the service. Every method is atomic;

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
+	"github.com/keyrace/keyrace/reference-impl/pgstore"
 	"github.com/keyrace/keyrace/reference-impl/redistier"
 )
 
@@ -25,7 +27,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ttl := fs.Duration("cache-ttl", -1, "management-object cache TTL, e.g. 60s; 0 disables caching (default $DEFAULT_MANAGEMENT_OBJECT_IN_MEMORY_CACHE_TTL seconds, else 60s)")
 	models := fs.String("models", "", "comma-separated models the service serves (default $KEYRACE_MODELS, else "+strings.Join(refimpl.DefaultModels, ",")+")")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace serve [flags]\n\nRuns the reference team/key service on an in-memory store.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: keyrace serve [flags]\n\nRuns the reference team/key service: on an in-memory store, or on PostgreSQL when\nDATABASE_URL is set; with REDIS_URL or REDIS_HOST/REDIS_PORT(/REDIS_PASSWORD) its\nreplicas in separate processes keep their caches coherent through Redis.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nFaults:\n")
 		for _, f := range refimpl.Faults {
@@ -50,6 +52,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *replicas > 1 {
 		cfg.Store, cfg.Peers = refimpl.NewMemStore(), refimpl.NewPeers()
+	}
+	storeDesc := "in-memory"
+	if dsn := os.Getenv("DATABASE_URL"); dsn != "" {
+		st, err := pgstore.Open(ctx, dsn, pgstore.WithConnectWait(30*time.Second))
+		if err != nil {
+			fmt.Fprintf(stderr, "keyrace serve: DATABASE_URL: %v\n", err)
+			return exitCannotRun
+		}
+		defer st.Close()
+		cfg.Store, storeDesc = st, "postgres"
 	}
 	tierDesc, err := attachRedis(&cfg)
 	if err != nil {
@@ -80,7 +92,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() {
 			defer wg.Done()
 			errs[i] = servers[i].Serve(ctx, a, func(bound net.Addr) {
-				fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store in-memory%s%s)\n", bound, build, ttlDesc, tierDesc, replicaNote(i, len(addrs)))
+				fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store %s%s%s)\n", bound, build, ttlDesc, storeDesc, tierDesc, replicaNote(i, len(addrs)))
 			})
 			if errs[i] != nil {
 				cancel() // one replica failing stops them all

@@ -14,7 +14,7 @@ import (
 // would: a NUL character in text or JSON, text longer than an index entry
 // allows (about 2.7 kB for an id or alias), a value JSON cannot encode.
 // It is the caller's input, not a database failure, and nothing changed.
-var ErrUnstorable = errors.New("value cannot be stored")
+var ErrUnstorable = refimpl.ErrUnstorable
 
 // Constraint names from migrations/0001_init.sql.
 const (
