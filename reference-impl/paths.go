@@ -85,13 +85,27 @@ func (s *Server) recacheWithoutRelation(t Team) {
 // write-path validation must never decide on a cached copy). With
 // FaultNullRelationAllows it reads through the request-time team cache,
 // which that fault fills without the permission relation after a write;
-// with FaultInvalidationLag through the same cache, whose evictions that
-// fault delays.
+// with the cache-coherence faults through the same cache, whose evictions
+// those faults delay or keep local.
 func (s *Server) teamForKeyValidation(ctx context.Context, id string) (Team, error) {
-	if s.cfg.Faults.Has(FaultNullRelationAllows) || s.cfg.Faults.Has(FaultInvalidationLag) {
+	if s.readsValidationThroughCache() {
 		return s.teamForAuth(ctx, id)
 	}
 	return s.store.GetTeam(ctx, id)
+}
+
+// readsValidationThroughCache is true for the faults that model a proxy
+// whose key validation decides on its cached team: null-relation-allows
+// and the cache-coherence faults (invalidation-lag,
+// local-invalidation-only, stale-republish). The correct build reads the
+// store.
+func (s *Server) readsValidationThroughCache() bool {
+	for _, f := range []FaultName{FaultNullRelationAllows, FaultInvalidationLag, FaultLocalInvalidationOnly, FaultStaleRepublish} {
+		if s.cfg.Faults.Has(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkKeyPerms validates the object_permission a key asks for (on

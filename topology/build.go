@@ -207,3 +207,7 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// UsableBinary reports whether path is a keyrace binary that can run in
+// the scratch image (a static linux executable), so a CLI can offer itself.
+func UsableBinary(path string) error { return checkBinary(path) }

@@ -34,9 +34,8 @@ var Expectations = []Expectation{
 		"ReplicasTeamBlockUnblock", "ReplicasTeamBudget", "ReplicasTeamModelsGrant", "ReplicasTeamModelsRevoke",
 	}},
 	{refimpl.FaultLocalInvalidationOnly, []string{
-		// Single-replica specs pass (the replica that took the write evicts),
-		// and key validation reads the store, so only request-time
-		// decisions on other replicas go stale.
+		// Single-replica specs pass: the replica that took the write evicts.
+		"ReplicasMCPServersGrant", "ReplicasMCPServersRevoke", "ReplicasSeedGrant", "ReplicasSeedRevoke",
 		"ReplicasTeamBlockUnblock", "ReplicasTeamBudget", "ReplicasTeamModelsGrant", "ReplicasTeamModelsRevoke",
 	}},
 	{refimpl.FaultLostUpdate, []string{
