@@ -29,6 +29,8 @@ type Env struct {
 	Features FeatureSet
 	// Bound is the tolerated staleness (0 = strict read-your-writes).
 	Bound time.Duration
+	// Disruptor breaks the target on purpose (nil unless FeatureDisruptions).
+	Disruptor Disruptor
 
 	n atomic.Uint64
 }

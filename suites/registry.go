@@ -58,6 +58,7 @@ const (
 	FeatureMockResponse   FeatureName = "mock-response"     // /v1/chat/completions with mock_response
 	FeatureBudgets        FeatureName = "budgets"           // team max_budget enforced at request time
 	FeatureMultiReplica   FeatureName = "multiple-replicas" // implied by two or more target URLs
+	FeatureDisruptions    FeatureName = "disruptions"       // implied when keyrace started the target's containers and can pause, cut off and kill them
 )
 
 // CoreFeatures are declared by default.

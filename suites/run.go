@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,19 @@ type Config struct {
 	Progress io.Writer
 	// NoColor turns off ANSI colours.
 	NoColor bool
+	// Disruptor, when set, lets the resilience specs pause Redis and cut
+	// off, kill and restart replicas (a topology keyrace started).
+	Disruptor Disruptor
+}
+
+// Disruptor breaks the target on purpose. Replica indexes follow Targets.
+type Disruptor interface {
+	PauseRedis(ctx context.Context) error
+	UnpauseRedis(ctx context.Context) error
+	Disconnect(ctx context.Context, replica int) error
+	Reconnect(ctx context.Context, replica int) error
+	Kill(ctx context.Context, replica int) error
+	Restart(ctx context.Context, replica int) error
 }
 
 // Outcome is what a run found.
@@ -131,6 +145,10 @@ func prepare(cfg Config) (Config, *Env, error) {
 	}
 	if len(e.Replicas) >= 2 {
 		e.Features[FeatureMultiReplica] = true
+	}
+	if cfg.Disruptor != nil && len(e.Replicas) >= 2 {
+		e.Disruptor = cfg.Disruptor
+		e.Features[FeatureDisruptions] = true
 	}
 	if cfg.Implementation.Project == "" {
 		cfg.Implementation = reports.Implementation{Organization: "unknown", Project: "unknown", Version: "unknown", Contact: []string{}}
@@ -256,6 +274,8 @@ var _ = ReportAfterEach(func(sr SpecReport) {
 	}
 	fmt.Fprintf(w, "  %s %-12s %-40s %6.0f ms", mark, tier, sr.LeafNodeText, ms(sr.RunTime))
 	switch {
+	case sr.State == types.SpecStateSkipped && sr.Failure.Message == "":
+		fmt.Fprintln(w, "  (not selected)")
 	case sr.State == types.SpecStateSkipped:
 		fmt.Fprintf(w, "  (%s)\n", sr.Failure.Message)
 	case mark == "FAIL":

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	target := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas of one deployment comma-separated (env KEYRACE_TARGET); with two or more, the replica specs write through each and decide through every other")
 	masterKey := fs.String("master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
+	topo := fs.String("topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2]; --fault applies to reference")
 	faults := fs.String("fault", "", "with --target embedded: faults of the in-process reference service (e.g. stale-object-permission)")
 	replicas := fs.Int("replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
 	features := fs.String("features", envOr("KEYRACE_FEATURES", ""), "features the target declares: core (default; all for --target embedded), all, or a comma list (env KEYRACE_FEATURES); specs needing others are skipped as unsupported")
@@ -42,13 +44,21 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if done, code := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	tg, err := resolveTarget(ctx, *target, *masterKey, *faults, *replicas)
+	spec := *target
+	if *topo != "" {
+		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
+			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", fs.Name())
+			return exitCannotRun
+		}
+		spec = topologyFlag(*topo)
+	}
+	tg, err := resolveTarget(ctx, spec, *masterKey, *faults, *replicas)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrace check: %v\n", err)
 		return exitCannotRun
 	}
 	defer tg.Close()
-	if *features == "" && strings.TrimSpace(*target) == embeddedTarget {
+	if *features == "" && (strings.TrimSpace(*target) == embeddedTarget || strings.HasPrefix(*topo, "reference")) {
 		*features = "all"
 	}
 	fset, err := suites.ParseFeatures(*features)
@@ -65,6 +75,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		RequestTimeout: *timeout, Progress: stdout, NoColor: true,
 	}
 	fmt.Fprintf(stdout, "keyrace check · %s · features %s · consistency %s\n", tg.Describe, strings.Join(fset.Names(), ","), *consistency)
+	if tg.topo != nil {
+		cfg.Disruptor = disruptor{tg.topo}
+	}
 	res, err := suites.Run(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrace check: %v\n", err)

@@ -5,11 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
+	runfolder "github.com/keyrace/keyrace/reports/run"
+	"github.com/keyrace/keyrace/scenarios"
+	"github.com/keyrace/keyrace/scenarios/check"
 	"github.com/keyrace/keyrace/suites/seq"
 )
 
@@ -19,6 +23,8 @@ const demoKey = "sk-keyrace-demo"
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	verbose := fs.Bool("v", false, "print every step of both runs")
+	raceFor := fs.Duration("race", 10*time.Second, "length of the warm-update race against each build (0 skips the races)")
+	out := fs.String("out", filepath.Join("runs", "demo"), "where the races' run folders go")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: keyrace demo [-v]\n\nStarts two reference services in-process on loopback, one correct and one with\nthe fault %s (LiteLLM 1.83's bug), runs the seed sequence\nand its inverse against both, and prints what each build answered.\nExit 0 when the faulty build reproduces the bug and the correct one is clean.\n\nFlags:\n", refimpl.FaultStaleObjectPermission)
 		fs.PrintDefaults()
@@ -38,6 +44,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCannotRun
 	}
 	printDemoTable(stdout, correct, faulty)
+	racesOK := true
+	if *raceFor > 0 {
+		racesOK = demoRaces(ctx, *raceFor, *out, stdout, stderr)
+	}
 
 	correctClean := true
 	for _, r := range correct {
@@ -46,8 +56,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	reproduced := len(faulty) == 2 && faulty[0].Verdict() == seq.StaleDeny && faulty[1].Verdict() == seq.StaleAllow
 	fmt.Fprintf(stdout, "\ncorrect build: %s\nfaulty build (%s): %s\n(%.1f s)\n",
 		cleanWord(correctClean), refimpl.FaultStaleObjectPermission, reproducedWord(reproduced), time.Since(start).Seconds())
-	if !correctClean || !reproduced {
-		fmt.Fprintf(stderr, "keyrace demo: the demo did not come out as expected (correct clean=%v, bug reproduced=%v)\n", correctClean, reproduced)
+	if !correctClean || !reproduced || !racesOK {
+		fmt.Fprintf(stderr, "keyrace demo: the demo did not come out as expected (correct clean=%v, bug reproduced=%v, races as expected=%v)\n", correctClean, reproduced, racesOK)
 		return exitViolation
 	}
 	return exitClean
@@ -118,4 +128,57 @@ func cell(s seq.Step) string {
 		v = "ok"
 	}
 	return fmt.Sprintf("%s [%s]", s.Observed, v)
+}
+
+// demoRaces runs the warm-update race against a correct and a faulty
+// embedded service and prints each verdict and its report. It returns
+// whether the correct build was clean and the faulty one caught.
+func demoRaces(ctx context.Context, d time.Duration, out string, stdout, stderr io.Writer) bool {
+	sc, err := scenarios.Load("warm-update")
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace demo: %v\n", err)
+		return false
+	}
+	fmt.Fprintf(stdout, "\nThe same bug under load: %s of the warm-update race (%s) against each build.\n\n", d, sc.Description)
+	ok := true
+	for _, b := range []struct {
+		name, faults string
+		want         int
+	}{{"correct", "", exitClean}, {"faulty", string(refimpl.FaultStaleObjectPermission), exitViolation}} {
+		tg, err := resolveTarget(ctx, embeddedTarget, "", b.faults, 1)
+		if err != nil {
+			fmt.Fprintf(stderr, "keyrace demo: %v\n", err)
+			return false
+		}
+		dir := filepath.Join(out, "warm-update-"+b.name)
+		o, code := race(ctx, raceRun{sc: sc, target: tg, faults: b.faults, duration: d, consistency: "strict", dir: dir, quiet: true}, io.Discard, stderr)
+		tg.Close()
+		if o == nil {
+			return false
+		}
+		fmt.Fprintf(stdout, "  %-8s build: %d ops, verdict %s", b.name, o.Sent, o.Check.Verdict)
+		if n := o.Violations(); n > 0 {
+			fmt.Fprintf(stdout, " (%s), first found %.0f ms into the run", countsLine(o.Check), firstViolationMs(o))
+		}
+		fmt.Fprintf(stdout, "\n           report: %s\n", filepath.Join(dir, runfolder.ReportFile))
+		ok = ok && code == b.want
+	}
+	return ok
+}
+
+func countsLine(res check.Result) string {
+	var parts []string
+	for _, k := range check.Kinds {
+		if n := res.Counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstViolationMs(o *scenarios.Outcome) float64 {
+	if len(o.Check.Violations) == 0 {
+		return 0
+	}
+	return float64(o.Check.Violations[0].Decision.Call) / float64(time.Millisecond)
 }

@@ -32,6 +32,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the reference team/key service (optionally with faults)", runServe},
 		{"check", "run the read-your-writes sequences against a proxy", runCheck},
+		{"race", "drive a race scenario, check the history, write a run folder", runRace},
+		{"report", "re-check a saved run folder and rewrite its reports", runReport},
 		{"demo", "reproduce the seed bug on two embedded services, correct and faulty", runDemo},
 		{"version", "print the version", func(context.Context, []string, io.Writer, io.Writer) int { fmt.Println(version); return 0 }},
 	}

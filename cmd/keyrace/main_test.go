@@ -113,7 +113,7 @@ func TestCheckReadsEnvironment(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
-	code, out, errs := runCLI(t, "demo")
+	code, out, errs := runCLI(t, "demo", "--race", "3s", "--out", t.TempDir())
 	if code != exitClean || !strings.Contains(out, "bug reproduced") || !strings.Contains(out, "Team allows: ['G1']") {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errs)
 	}

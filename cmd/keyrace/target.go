@@ -2,10 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
+	"github.com/keyrace/keyrace/topology"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // embeddedTarget is the --target value that starts the reference service
@@ -21,7 +28,10 @@ type target struct {
 	MasterKey string
 	// Describe says what the target is, for banners and reports.
 	Describe string
-	close    func()
+	// topo is set when the target is a container topology keyrace started
+	// (and may therefore disrupt).
+	topo  *topology.Topology
+	close func()
 }
 
 // Close releases what resolveTarget started.
@@ -32,11 +42,14 @@ func (t target) Close() {
 }
 
 // resolveTarget turns --target (URLs or "embedded") and --fault into a
-// target. Faults only apply to the embedded service.
-func resolveTarget(_ context.Context, spec, masterKey, faults string, replicas int) (target, error) {
+// target. Faults only apply to services keyrace starts itself.
+func resolveTarget(ctx context.Context, spec, masterKey, faults string, replicas int) (target, error) {
+	if strings.HasPrefix(strings.TrimSpace(spec), topologyPrefix) {
+		return startTopology(ctx, strings.TrimPrefix(strings.TrimSpace(spec), topologyPrefix), faults)
+	}
 	if strings.TrimSpace(spec) != embeddedTarget {
 		if faults != "" {
-			return target{}, fmt.Errorf("--fault applies to --target %s only (a running proxy has the faults it has)", embeddedTarget)
+			return target{}, fmt.Errorf("--fault applies to --target %s or --topology only (a running proxy has the faults it has)", embeddedTarget)
 		}
 		urls := splitTargets(spec)
 		if len(urls) == 0 {
@@ -60,4 +73,107 @@ func resolveTarget(_ context.Context, spec, masterKey, faults string, replicas i
 		desc = fmt.Sprintf("embedded reference service (%d replica(s), faults %s)", replicas, spec)
 	}
 	return target{URLs: rs.URLs(), MasterKey: embeddedKey, Describe: desc, close: func() { _ = rs.Close() }}, nil
+}
+
+// topologyPrefix marks a --target that --topology produced.
+const topologyPrefix = "topology:"
+
+// topologyFlag converts --topology into the --target form resolveTarget
+// reads ("" when not given).
+func topologyFlag(topo string) string {
+	if topo == "" {
+		return ""
+	}
+	return topologyPrefix + topo
+}
+
+// startTopology starts a testcontainers topology from "KIND?key=value&...":
+// reference?replicas=3&ttl=60s&fault=local-invalidation-only, or
+// litellm?image=<image>&replicas=2&redis=true.
+func startTopology(ctx context.Context, spec, faults string) (target, error) {
+	kind, query, _ := strings.Cut(spec, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return target{}, fmt.Errorf("--topology %q: %w", spec, err)
+	}
+	replicas := 2
+	if v := q.Get("replicas"); v != "" {
+		if replicas, err = strconv.Atoi(v); err != nil || replicas < 1 || replicas > 9 {
+			return target{}, fmt.Errorf("--topology %q: replicas must be 1..9", spec)
+		}
+	}
+	var ttl time.Duration
+	if v := q.Get("ttl"); v != "" {
+		if ttl, err = time.ParseDuration(v); err != nil || ttl < 0 {
+			return target{}, fmt.Errorf("--topology %q: ttl must be a duration such as 60s", spec)
+		}
+	}
+	if f := q.Get("fault"); f != "" {
+		faults = strings.Trim(faults+","+f, ",")
+	}
+	// keyrace removes its containers by label itself, and Ryuk's image
+	// cannot be had without a registry; the CLI keeps testcontainers quiet.
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
+	tclog.SetDefault(tclog.NewNoopLogger())
+	fmt.Fprintf(os.Stderr, "keyrace: starting the %s topology in Docker (images, PostgreSQL, Redis, replicas)...\n", kind)
+	if err := topology.Preflight(ctx); err != nil {
+		return target{}, fmt.Errorf("--topology: %w", err)
+	}
+	var topo *topology.Topology
+	switch kind {
+	case "reference":
+		if _, _, err := refimpl.ParseFaultSpec(faults); err != nil {
+			return target{}, fmt.Errorf("--fault: %w", err)
+		}
+		opts := topology.ReferenceOptions{Replicas: replicas, Faults: faults, CacheTTL: ttl}
+		if self, err := os.Executable(); err == nil && topology.UsableBinary(self) == nil {
+			opts.Binary = self // a static keyrace runs in the scratch image as it is
+		}
+		topo, err = topology.StartReference(ctx, opts)
+	case "litellm":
+		if faults != "" {
+			return target{}, errors.New("--fault applies to the reference topology only")
+		}
+		topo, err = topology.StartLiteLLM(ctx, topology.LiteLLMOptions{Image: q.Get("image"), Replicas: replicas, CacheTTL: ttl, WithRedis: q.Get("redis") != "false"})
+	default:
+		return target{}, fmt.Errorf("--topology %q: kind must be reference or litellm", spec)
+	}
+	if err != nil {
+		return target{}, fmt.Errorf("--topology %s: %w", kind, err)
+	}
+	desc := fmt.Sprintf("%s topology (%d replicas on PostgreSQL + Redis in Docker", kind, topo.Replicas())
+	if faults != "" {
+		desc += ", faults " + faults
+	}
+	desc += ")"
+	return target{URLs: topo.URLs(), MasterKey: topo.MasterKey(), Describe: desc, topo: topo, close: func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		_ = topo.Close(cctx)
+	}}, nil
+}
+
+// disruptor adapts a topology to the suites' Disruptor (the windows it
+// records stay on the topology).
+type disruptor struct{ t *topology.Topology }
+
+func (d disruptor) PauseRedis(ctx context.Context) error { _, err := d.t.PauseRedis(ctx); return err }
+func (d disruptor) UnpauseRedis(ctx context.Context) error {
+	_, err := d.t.UnpauseRedis(ctx)
+	return err
+}
+func (d disruptor) Disconnect(ctx context.Context, i int) error {
+	_, err := d.t.Disconnect(ctx, i)
+	return err
+}
+func (d disruptor) Reconnect(ctx context.Context, i int) error {
+	_, err := d.t.Reconnect(ctx, i)
+	return err
+}
+func (d disruptor) Kill(ctx context.Context, i int) error { _, err := d.t.Kill(ctx, i); return err }
+func (d disruptor) Restart(ctx context.Context, i int) error {
+	_, err := d.t.Restart(ctx, i)
+	return err
 }

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	runfolder "github.com/keyrace/keyrace/reports/run"
+	"github.com/keyrace/keyrace/scenarios"
+	"github.com/keyrace/keyrace/scenarios/check"
+)
+
+func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("race", flag.ContinueOnError)
+	name := fs.String("scenario", "", "built-in scenario to run (see --list)")
+	file := fs.String("scenario-file", "", "run a scenario from this YAML file instead")
+	list := fs.Bool("list", false, "list the built-in scenarios and exit")
+	tgt := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL(s), comma-separated replicas (env KEYRACE_TARGET), or 'embedded' for the in-process reference service")
+	masterKey := fs.String("master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
+	topo := fs.String("topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2]; --fault applies to reference")
+	faults := fs.String("fault", "", "with --target embedded: faults of the reference service, e.g. stale-object-permission or invalidation-lag=5ms")
+	replicas := fs.Int("replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
+	rate := fs.Float64("rate", 0, fmt.Sprintf("override the scenario's request rate, req/s (at most %d unless --unsafe)", scenarios.MaxRate))
+	duration := fs.Duration("duration", 0, fmt.Sprintf("override the scenario's duration (at most %s unless --unsafe)", scenarios.MaxDuration))
+	teams := fs.Int("teams", 0, "override the scenario's number of teams")
+	seed := fs.Int64("seed", 0, "random seed (0 picks one; it is printed and recorded, and replays the same operations)")
+	consistency := fs.String("consistency", "strict", "strict or bounded:<duration>")
+	out := fs.String("out", "", "run folder (default runs/<scenario>-<time>)")
+	unsafe := fs.Bool("unsafe", false, "lift the rate and duration limits")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: keyrace race --scenario NAME --target URL[,URL...] --master-key KEY [flags]\n       keyrace race --scenario NAME --target embedded [--fault NAME]\n       keyrace race --list\n\n")
+		fmt.Fprintf(stderr, "Drives a race scenario with Vegeta, records every operation, checks the history\nper team for linearizability (porcupine) and classifies each violation, then\nwrites a run folder: summary.json, summary.md, report.html, history.jsonl,\nresults.bin (for vegeta report/plot) and repro.sh.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nExit codes: 0 clean, 1 violations found, 2 cannot run or inconclusive (checker timed out).\n")
+	}
+	if done, code := parseFlags(fs, args, stderr); done {
+		return code
+	}
+	if *list {
+		return listScenarios(stdout, stderr)
+	}
+	sc, err := loadScenario(*name, *file)
+	if err == nil {
+		_, err = check.ParseMode(*consistency)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return exitCannotRun
+	}
+	spec := *tgt
+	if *topo != "" {
+		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
+			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", fs.Name())
+			return exitCannotRun
+		}
+		spec = topologyFlag(*topo)
+	}
+	tg, err := resolveTarget(ctx, spec, *masterKey, *faults, *replicas)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return exitCannotRun
+	}
+	defer tg.Close()
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("runs", fmt.Sprintf("%s-%s", sc.Name, time.Now().Format("20060102-150405")))
+	}
+	res, code := race(ctx, raceRun{sc: sc, target: tg, faults: *faults, rate: *rate, duration: *duration, teams: *teams,
+		seed: *seed, consistency: *consistency, unsafe: *unsafe, dir: dir}, stdout, stderr)
+	_ = res
+	return code
+}
+
+// raceRun is one race to run and report.
+type raceRun struct {
+	sc          *scenarios.Scenario
+	target      target
+	faults      string
+	rate        float64
+	duration    time.Duration
+	teams       int
+	seed        int64
+	consistency string
+	unsafe      bool
+	dir         string
+	quiet       bool // no progress lines (demo)
+}
+
+// race runs one scenario, writes its folder and returns the outcome and the
+// exit code.
+func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.Outcome, int) {
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return nil, exitCannotRun
+	}
+	results, err := os.Create(filepath.Join(r.dir, runfolder.ResultsFile))
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return nil, exitCannotRun
+	}
+	defer results.Close()
+	opts := scenarios.Options{
+		Scenario: r.sc, Targets: r.target.URLs, MasterKey: r.target.MasterKey, Rate: r.rate, Duration: r.duration,
+		Teams: r.teams, Seed: r.seed, Consistency: r.consistency, Results: results, Unsafe: r.unsafe,
+	}
+	if !r.quiet {
+		fmt.Fprintf(stdout, "keyrace race · scenario %s · %s · consistency %s\n", r.sc.Name, r.target.Describe, r.consistency)
+		opts.Progress = func(p scenarios.Progress) {
+			if p.Done {
+				return
+			}
+			fmt.Fprintf(stdout, "  %5.1fs  %6.0f ops/s  %7d ops  %3d in flight  %d errors  violations so far: %d\n",
+				p.Elapsed.Seconds(), p.Rate, p.Ops, p.InFlight, p.Errors, p.Violations)
+		}
+	}
+	o, err := scenarios.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return nil, exitCannotRun
+	}
+	if err := results.Close(); err != nil {
+		fmt.Fprintf(stderr, "keyrace race: results.bin: %v\n", err)
+		return o, exitCannotRun
+	}
+	faults := r.faults
+	if r.target.close != nil && faults == "" {
+		faults = "none"
+	}
+	in := runfolder.Input{History: o.History, Result: o.Check, Facts: runfolder.Facts{
+		Description: o.Scenario.Description, Start: o.Started, Elapsed: o.Elapsed, Rate: o.Rate, Pacer: o.Pacer,
+		Duration: o.Duration, Teams: len(o.Teams), Faults: faults, Version: version,
+	}}
+	if err := runfolder.Write(r.dir, in); err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return o, exitCannotRun
+	}
+	if !r.quiet {
+		printVerdict(stdout, o.Check, r.dir)
+		fmt.Fprintf(stdout, "seed %d · %d ops in %.1fs (%.0f ops/s) · checked in %s\n", o.Header.Seed, o.Sent, o.Elapsed.Seconds(), o.Throughput, o.Check.CheckDuration.Round(time.Millisecond))
+		if o.CleanupError != "" {
+			fmt.Fprintf(stderr, "keyrace race: cleanup: %s\n", o.CleanupError)
+		}
+	}
+	return o, verdictCode(o.Check, stderr)
+}
+
+// verdictCode maps a check verdict to the exit code.
+func verdictCode(res check.Result, stderr io.Writer) int {
+	switch res.Verdict {
+	case check.VerdictOK:
+		return exitClean
+	case check.VerdictViolation:
+		return exitViolation
+	}
+	fmt.Fprintf(stderr, "keyrace: the checker could not decide every team within its time limit (%d unknown): inconclusive\n", res.TeamsUnknown)
+	return exitCannotRun
+}
+
+func printVerdict(w io.Writer, res check.Result, dir string) {
+	fmt.Fprintf(w, "\nverdict: %s", res.Verdict)
+	var parts []string
+	for _, k := range check.Kinds {
+		if n := res.Counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, " — %s", strings.Join(parts, ", "))
+	}
+	if res.MaxLag > 0 {
+		fmt.Fprintf(w, " · max staleness %.1f ms", float64(res.MaxLag)/float64(time.Millisecond))
+	}
+	fmt.Fprintf(w, "\nreport: %s\n", filepath.Join(dir, runfolder.ReportFile))
+	if res.Verdict == check.VerdictViolation {
+		if _, err := os.Stat(filepath.Join(dir, runfolder.ReproFile)); err == nil {
+			fmt.Fprintf(w, "reproduce: KEYRACE_MASTER_KEY=... bash %s\n", filepath.Join(dir, runfolder.ReproFile))
+		}
+	}
+}
+
+func loadScenario(name, file string) (*scenarios.Scenario, error) {
+	switch {
+	case name != "" && file != "":
+		return nil, errors.New("give --scenario or --scenario-file, not both")
+	case file != "":
+		return scenarios.LoadFile(file)
+	case name != "":
+		sc, err := scenarios.Load(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w (built-in: %s)", err, strings.Join(scenarios.Names(), ", "))
+		}
+		return sc, nil
+	}
+	return nil, fmt.Errorf("no scenario: give --scenario NAME (built-in: %s) or --scenario-file", strings.Join(scenarios.Names(), ", "))
+}
+
+func listScenarios(stdout, stderr io.Writer) int {
+	all, err := scenarios.List()
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return exitCannotRun
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario\tduration\tteams\twhat it provokes\n")
+	for _, s := range all {
+		desc := s.Description
+		if s.Upstream != "" {
+			desc += " (" + s.Upstream + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.Name, s.Duration.Std(), s.Teams, desc)
+	}
+	return boolCode(tw.Flush() == nil)
+}
+
+func boolCode(ok bool) int {
+	if ok {
+		return exitClean
+	}
+	return exitCannotRun
+}
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	consistency := fs.String("consistency", "", "re-check in this mode (default: the mode the run was recorded with)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: keyrace report [--consistency MODE] RUN_DIR\n\nRe-checks the history.jsonl of a saved run folder and rewrites its summary,\nHTML report and repro.sh from the fresh verdict (e.g. after a checker fix).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return boolCode(errors.Is(err, flag.ErrHelp))
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitCannotRun
+	}
+	dir := fs.Arg(0)
+	h, err := runfolder.LoadHistory(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace report: %v\n", err)
+		return exitCannotRun
+	}
+	mode := h.Header.Consistency
+	if *consistency != "" {
+		mode = *consistency
+	}
+	m, err := check.ParseMode(mode)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace report: %v\n", err)
+		return exitCannotRun
+	}
+	res, err := runfolder.Rewrite(dir, check.Options{Consistency: m})
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace report: %v\n", err)
+		return exitCannotRun
+	}
+	fmt.Fprintf(stdout, "%s: %s scenario %s, seed %d, %d ops, consistency %s\n", dir, h.Header.Format, h.Header.Scenario, h.Header.Seed, len(h.Ops), m)
+	printVerdict(stdout, res, dir)
+	_ = ctx
+	return verdictCode(res, stderr)
+}
