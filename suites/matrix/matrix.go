@@ -48,6 +48,34 @@ var Expectations = []Expectation{
 	}},
 }
 
+// TopologyReplicas is how many replicas the Docker matrix runs.
+const TopologyReplicas = 3
+
+// TopologyExpectations is the fault matrix of the replica faults, run with
+// `keyrace check --topology reference?replicas=3`: separate processes in
+// Docker over PostgreSQL and Redis, where the resilience specs also run.
+var TopologyExpectations = []Expectation{
+	{refimpl.FaultLocalInvalidationOnly, []string{
+		"ReplicasMCPServersGrant", "ReplicasMCPServersRevoke", "ReplicasSeedGrant", "ReplicasSeedRevoke",
+		"ReplicasTeamBlockUnblock", "ReplicasTeamBudget", "ReplicasTeamModelsGrant", "ReplicasTeamModelsRevoke",
+		// The healed replica never hears of the write it missed.
+		"ResilienceReplicaCutOffAndHealed",
+	}},
+	{refimpl.FaultStaleRepublish, []string{
+		"ReplicasMCPServersGrant", "ReplicasMCPServersRevoke", "ReplicasSeedGrant", "ReplicasSeedRevoke",
+		"ReplicasTeamBlockUnblock", "ReplicasTeamBudget", "ReplicasTeamModelsGrant", "ReplicasTeamModelsRevoke",
+		"ResilienceReplicaCutOffAndHealed",
+	}},
+	{refimpl.FaultInvalidationLag + "=500ms", []string{
+		// The lag hits every replica, the one that took the write included.
+		"ConcurrencyUpdateThenGenerateFlows", "ConformanceBlockedTeamKey",
+		"ConsistencyMCPServersGrant", "ConsistencyMCPServersRevoke", "ConsistencySeedGrant", "ConsistencySeedRevoke",
+		"ConsistencyTeamBlockUnblock", "ConsistencyTeamBudget", "ConsistencyTeamModelsGrant", "ConsistencyTeamModelsRevoke",
+		"ReplicasMCPServersGrant", "ReplicasMCPServersRevoke", "ReplicasSeedGrant", "ReplicasSeedRevoke",
+		"ReplicasTeamBlockUnblock", "ReplicasTeamBudget", "ReplicasTeamModelsGrant", "ReplicasTeamModelsRevoke",
+	}},
+}
+
 // Markdown renders the fault matrix as a table: fault, what it reproduces, the
 // specs that catch it.
 func Markdown() string {
@@ -67,6 +95,21 @@ func Markdown() string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", e.Fault, repro, "`"+strings.Join(specs, "`, `")+"`")
 	}
 	b.WriteString("| (correct build) | — | nothing fails, in repeated runs |\n")
+	fmt.Fprintf(&b, "\nOn %d replicas in Docker (PostgreSQL + Redis, `--topology reference?replicas=%d`):\n\n", TopologyReplicas, TopologyReplicas)
+	b.WriteString("| fault | reproduces | caught by |\n|---|---|---|\n")
+	for _, e := range TopologyExpectations {
+		name, _, _ := strings.Cut(string(e.Fault), "=")
+		repro := ""
+		for _, f := range refimpl.Faults {
+			if string(f.Name) == name {
+				repro = f.Reproduces
+			}
+		}
+		specs := append([]string(nil), e.Specs...)
+		sort.Strings(specs)
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", e.Fault, repro, "`"+strings.Join(specs, "`, `")+"`")
+	}
+	b.WriteString("| (correct build) | — | nothing fails, resilience specs included |\n")
 	return b.String()
 }
 
