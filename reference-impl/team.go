@@ -90,20 +90,25 @@ func (s *Server) handleTeamUpdate(w http.ResponseWriter, r *http.Request) {
 		applyTeamUpdate(t, &req)
 		return nil
 	})
-	var refused *apiError
-	if errors.As(err, &refused) {
-		writeError(w, refused)
-		return
-	}
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, notFound(wire.MsgTeamNotFound(req.TeamID)))
-		return
-	}
 	if err != nil {
-		writeError(w, internal(err))
+		writeError(w, teamWriteError(err, req.TeamID))
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.UpdateTeamResponse{TeamID: updated.ID, Data: wireTeam(updated)})
+}
+
+// teamWriteError maps a failed team write to its answer: a refusal the
+// write path made itself (coherence tier down, a member_add rule), 404 for
+// an unknown team, else a store failure.
+func teamWriteError(err error, teamID string) *apiError {
+	var refused *apiError
+	switch {
+	case errors.As(err, &refused):
+		return refused
+	case errors.Is(err, ErrNotFound):
+		return notFound(wire.MsgTeamNotFound(teamID))
+	}
+	return internal(err)
 }
 
 // applyTeamUpdate merges the sent fields of req into t: a sent value

@@ -1,7 +1,6 @@
 package refimpl
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -53,16 +52,8 @@ func (s *Server) handleTeamMemberAdd(w http.ResponseWriter, r *http.Request) {
 		t.UpdatedAt = time.Now().UTC()
 		return nil
 	})
-	var refused *apiError
-	switch {
-	case errors.As(err, &refused):
-		writeError(w, refused)
-		return
-	case errors.Is(err, ErrNotFound):
-		writeError(w, notFound(wire.MsgTeamNotFound(req.TeamID)))
-		return
-	case err != nil:
-		writeError(w, internal(err))
+	if err != nil {
+		writeError(w, teamWriteError(err, req.TeamID))
 		return
 	}
 	writeJSON(w, http.StatusOK, memberAddResponse(updated, added, req.MaxBudgetInTeam))
@@ -183,17 +174,8 @@ func (s *Server) setTeamBlocked(w http.ResponseWriter, r *http.Request, blocked 
 		t.UpdatedAt = time.Now().UTC()
 		return nil
 	})
-	var refused *apiError
-	if errors.As(err, &refused) {
-		writeError(w, refused)
-		return
-	}
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, notFound(wire.MsgTeamNotFound(req.TeamID)))
-		return
-	}
 	if err != nil {
-		writeError(w, internal(err))
+		writeError(w, teamWriteError(err, req.TeamID))
 		return
 	}
 	writeJSON(w, http.StatusOK, wireTeam(updated))

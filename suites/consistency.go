@@ -6,51 +6,51 @@ import (
 	"github.com/keyrace/keyrace/suites/seq"
 )
 
-// Read-your-writes sequences on one writer/decider pair (the first and last
-// replica). Each warms the caches with decisions on the old state first.
-func init() {
-	for _, s := range []struct {
-		name string
-		seq  seq.Sequence
-	}{
-		{"ConsistencySeedGrant", seq.Grant(seq.AccessGroups)},
-		{"ConsistencySeedRevoke", seq.Revoke(seq.AccessGroups)},
-		{"ConsistencyMCPServersGrant", seq.Grant(seq.Servers)},
-		{"ConsistencyMCPServersRevoke", seq.Revoke(seq.Servers)},
-	} {
-		sq := s.seq
-		Register(Spec{
-			Name: s.name, Description: sq.Description, Tier: Consistency, Profile: Core,
-			Features: []FeatureName{FeatureTeams, FeatureKeys, FeatureMCPPermissions},
-			Run: func(ctx context.Context, env *Env) {
-				ExpectSequence(ctx, sq, env.SeqTarget())
-			},
-		})
-	}
-	for _, s := range requestTimeSpecs() {
-		sq := s.seq
-		Register(Spec{
-			Name: "Consistency" + s.name, Description: sq.Description, Tier: Consistency, Profile: Extended, Features: s.features,
-			Run: func(ctx context.Context, env *Env) { ExpectSequence(ctx, sq, env.SeqTarget()) },
-		})
-	}
-}
-
-// requestTimeSpec is a request-time sequence and the features it needs.
-type requestTimeSpec struct {
+// sequenceSpec is a read-your-writes sequence, the profile it belongs to
+// and the features it needs. Each registers twice: in the consistency tier
+// (write and decide on one replica) and in the replicas tier (write through
+// each replica, decide through every other).
+type sequenceSpec struct {
 	name     string
 	seq      seq.Sequence
+	profile  Profile
 	features []FeatureName
 }
 
-// requestTimeSpecs are the sequences whose decisions happen when a key is
-// used (models, block, budget), shared by the consistency and replica tiers.
-func requestTimeSpecs() []requestTimeSpec {
+// sequenceSpecs lists them: the seed pair and its MCP-server twin (key
+// validation), then the request-time ones (models, block, budget).
+func sequenceSpecs() []sequenceSpec {
+	mcp := []FeatureName{FeatureTeams, FeatureKeys, FeatureMCPPermissions}
 	models := seq.TeamModels()
-	return []requestTimeSpec{
-		{"TeamModelsGrant", models[0], []FeatureName{FeatureTeams, FeatureKeys, FeatureModels, FeatureMockResponse}},
-		{"TeamModelsRevoke", models[1], []FeatureName{FeatureTeams, FeatureKeys, FeatureModels, FeatureMockResponse}},
-		{"TeamBlockUnblock", seq.TeamBlock(), []FeatureName{FeatureTeams, FeatureKeys, FeatureTeamBlock, FeatureMockResponse}},
-		{"TeamBudget", seq.TeamBudget(), []FeatureName{FeatureTeams, FeatureKeys, FeatureBudgets, FeatureMockResponse}},
+	return []sequenceSpec{
+		{"SeedGrant", seq.Grant(seq.AccessGroups), Core, mcp},
+		{"SeedRevoke", seq.Revoke(seq.AccessGroups), Core, mcp},
+		{"MCPServersGrant", seq.Grant(seq.Servers), Core, mcp},
+		{"MCPServersRevoke", seq.Revoke(seq.Servers), Core, mcp},
+		{"TeamModelsGrant", models[0], Extended, []FeatureName{FeatureTeams, FeatureKeys, FeatureModels, FeatureMockResponse}},
+		{"TeamModelsRevoke", models[1], Extended, []FeatureName{FeatureTeams, FeatureKeys, FeatureModels, FeatureMockResponse}},
+		{"TeamBlockUnblock", seq.TeamBlock(), Extended, []FeatureName{FeatureTeams, FeatureKeys, FeatureTeamBlock, FeatureMockResponse}},
+		{"TeamBudget", seq.TeamBudget(), Extended, []FeatureName{FeatureTeams, FeatureKeys, FeatureBudgets, FeatureMockResponse}},
+	}
+}
+
+func init() {
+	for _, s := range sequenceSpecs() {
+		sq := s.seq
+		Register(Spec{
+			Name: "Consistency" + s.name, Description: sq.Description, Tier: Consistency, Profile: s.profile, Features: s.features,
+			Run: func(ctx context.Context, env *Env) { ExpectSequence(ctx, sq, env.SeqTarget()) },
+		})
+		// Across replicas every sequence is extended: a single-process proxy
+		// has no replicas to cross.
+		Register(Spec{
+			Name: "Replicas" + s.name, Description: sq.Description + ", when the write and the decision go to different replicas",
+			Tier: Replicas, Profile: Extended, Features: s.features,
+			Run: func(ctx context.Context, env *Env) {
+				for _, t := range env.ReplicaPairs() {
+					ExpectSequence(ctx, sq, t)
+				}
+			},
+		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -44,17 +43,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if done, code := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	spec := *target
-	if *topo != "" {
-		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
-			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", fs.Name())
-			return exitCannotRun
-		}
-		spec = topologyFlag(*topo)
-	}
-	tg, err := resolveTarget(ctx, spec, *masterKey, *faults, *replicas)
-	if err != nil {
-		fmt.Fprintf(stderr, "keyrace check: %v\n", err)
+	tg, ok := targetFromFlags(ctx, "check", *target, *topo, *masterKey, *faults, *replicas, stderr)
+	if !ok {
 		return exitCannotRun
 	}
 	defer tg.Close()

@@ -54,17 +54,8 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
 		return exitCannotRun
 	}
-	spec := *tgt
-	if *topo != "" {
-		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
-			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", fs.Name())
-			return exitCannotRun
-		}
-		spec = topologyFlag(*topo)
-	}
-	tg, err := resolveTarget(ctx, spec, *masterKey, *faults, *replicas)
-	if err != nil {
-		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+	tg, ok := targetFromFlags(ctx, "race", *tgt, *topo, *masterKey, *faults, *replicas, stderr)
+	if !ok {
 		return exitCannotRun
 	}
 	defer tg.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -176,4 +177,23 @@ func (d disruptor) Kill(ctx context.Context, i int) error { _, err := d.t.Kill(c
 func (d disruptor) Restart(ctx context.Context, i int) error {
 	_, err := d.t.Restart(ctx, i)
 	return err
+}
+
+// targetFromFlags resolves the --target / --topology / --fault / --replicas
+// flags every traffic command shares; it prints why it cannot and returns
+// ok=false then.
+func targetFromFlags(ctx context.Context, cmd, spec, topo, masterKey, faults string, replicas int, stderr io.Writer) (target, bool) {
+	if topo != "" {
+		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
+			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", cmd)
+			return target{}, false
+		}
+		spec = topologyFlag(topo)
+	}
+	tg, err := resolveTarget(ctx, spec, masterKey, faults, replicas)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace %s: %v\n", cmd, err)
+		return target{}, false
+	}
+	return tg, true
 }
