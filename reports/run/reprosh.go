@@ -214,13 +214,17 @@ func (s *script) judgeDecision(p plan) {
 	if p.wantAllowed {
 		want = "granted"
 	}
-	if p.v.Kind == check.StaleDeny && p.v.Observed != nil && !p.v.Observed.Blocked {
-		s.l(`if [ "$got" = refused ] && grep -Fq -- %s "$TMP/decide"; then echo %s; fi`,
-			sq("Team allows: "+wire.PyList(p.beforeList)), sq("   (the refusal prints the team's state before the write)"))
-	}
 	what := "the decision"
 	if ask != "" {
 		what += " for " + wire.PyStr(ask)
+	}
+	if p.v.Kind == check.StaleDeny && p.v.Observed != nil && !p.v.Observed.Blocked {
+		// A refusal can be right and still stale: the list it prints is the
+		// team's state before the acknowledged write. That is the violation.
+		s.l(`if [ "$got" = refused ] && grep -Fq -- %s "$TMP/decide"; then`, sq("Team allows: "+wire.PyList(p.beforeList)))
+		s.l(`  echo %s`, sq(fmt.Sprintf("REPRODUCED: %s: %s was refused printing Team allows: %s, the team's state before the acknowledged write", p.v.Kind, what, wire.PyList(p.beforeList))))
+		s.l(`  exit 1`)
+		s.l(`fi`)
 	}
 	state := "the acknowledged state"
 	if p.write == nil {
