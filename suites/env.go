@@ -51,7 +51,7 @@ func (e *Env) ID(what string) string {
 // SeqTarget is the sequence target writing via Writer and deciding via
 // Decider.
 func (e *Env) SeqTarget() seq.Target {
-	return seq.Target{Writer: e.Writer(), Decider: e.Decider(), RunID: e.RunID + fmt.Sprint(e.n.Add(1)), Bound: e.Bound}
+	return seq.Target{Writer: e.Writer(), Decider: e.Decider(), RunID: fmt.Sprintf("%s-%d", e.RunID, e.n.Add(1)), Bound: e.Bound}
 }
 
 // ReplicaPairs returns a target for every ordered pair of distinct
@@ -61,7 +61,7 @@ func (e *Env) ReplicaPairs() []seq.Target {
 	for i, w := range e.Replicas {
 		for j, d := range e.Replicas {
 			if i != j {
-				out = append(out, seq.Target{Writer: w, Decider: d, RunID: fmt.Sprintf("%s%d%d%d", e.RunID, e.n.Add(1), i, j), Bound: e.Bound})
+				out = append(out, seq.Target{Writer: w, Decider: d, RunID: fmt.Sprintf("%s-%d-r%d%d", e.RunID, e.n.Add(1), i, j), Bound: e.Bound})
 			}
 		}
 	}

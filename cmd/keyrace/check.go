@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyrace/keyrace/reports"
+	"github.com/keyrace/keyrace/scenarios/check"
 	"github.com/keyrace/keyrace/suites"
 	"github.com/keyrace/keyrace/suites/seq"
 )
@@ -43,11 +44,23 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if done, code := parseFlags(fs, args, stderr); done {
 		return code
 	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "keyrace check: --timeout %s: want a positive duration\n", *timeout)
+		return exitCannotRun
+	}
+	if _, err := check.ParseMode(*consistency); err != nil {
+		fmt.Fprintf(stderr, "keyrace check: --consistency: %v\n", err)
+		return exitCannotRun
+	}
 	tg, ok := targetFromFlags(ctx, "check", *target, *topo, *masterKey, *faults, *replicas, stderr)
 	if !ok {
 		return exitCannotRun
 	}
 	defer tg.Close()
+	if tg.MasterKey == "" {
+		fmt.Fprintf(stderr, "keyrace check: no master key: give --master-key or set KEYRACE_MASTER_KEY\n")
+		return exitCannotRun
+	}
 	if *features == "" && (strings.TrimSpace(*target) == embeddedTarget || strings.HasPrefix(*topo, "reference")) {
 		*features = "all"
 	}
@@ -78,14 +91,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // reportOutcome prints the closing lines and maps the outcome to an exit code.
 func reportOutcome(res suites.Outcome, out string, stdout, stderr io.Writer) int {
+	if res.CannotRun != nil {
+		fmt.Fprintf(stderr, "keyrace check: cannot judge the target: %v\n", res.CannotRun)
+		return exitCannotRun
+	}
 	fmt.Fprintf(stdout, "\nconformance: %s — %s\n", res.Report.Overall(), res.Report.Summary)
 	if out != "" {
 		fmt.Fprintf(stdout, "reports: %s/{junit.xml,ginkgo-report.json,conformance-report.yaml,conformance-report.json}\n", out)
 	}
 	switch {
-	case res.CannotRun != nil:
-		fmt.Fprintf(stderr, "keyrace check: cannot judge the target: %v\n", res.CannotRun)
-		return exitCannotRun
 	case len(res.Failed) > 0:
 		fmt.Fprintf(stderr, "keyrace check: %d spec(s) failed: %s\n", len(res.Failed), strings.Join(res.Failed, ", "))
 		return exitViolation

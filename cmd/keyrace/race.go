@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,9 +28,9 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	topo := fs.String("topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2]; --fault applies to reference")
 	faults := fs.String("fault", "", "with --target embedded: faults of the reference service, e.g. stale-object-permission or invalidation-lag=5ms")
 	replicas := fs.Int("replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
-	rate := fs.Float64("rate", 0, fmt.Sprintf("override the scenario's request rate, req/s (at most %d unless --unsafe)", scenarios.MaxRate))
-	duration := fs.Duration("duration", 0, fmt.Sprintf("override the scenario's duration (at most %s unless --unsafe)", scenarios.MaxDuration))
-	teams := fs.Int("teams", 0, "override the scenario's number of teams")
+	rate := fs.Float64("rate", 0, fmt.Sprintf("override the scenario's request rate, req/s (at most %d unless --unsafe; 0 keeps the scenario's)", scenarios.MaxRate))
+	duration := fs.Duration("duration", 0, fmt.Sprintf("override the scenario's duration (at most %s unless --unsafe; 0 keeps the scenario's)", scenarios.MaxDuration))
+	teams := fs.Int("teams", 0, "override the scenario's number of teams (0 keeps the scenario's)")
 	seed := fs.Int64("seed", 0, "random seed (0 picks one; it is printed and recorded, and replays the same operations)")
 	consistency := fs.String("consistency", "strict", "strict or bounded:<duration>")
 	out := fs.String("out", "", "run folder (default runs/<scenario>-<time>)")
@@ -49,6 +50,9 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sc, err := loadScenario(*name, *file)
 	if err == nil {
 		_, err = check.ParseMode(*consistency)
+	}
+	if err == nil && (math.IsNaN(*rate) || math.IsInf(*rate, 0) || *rate < 0) {
+		err = fmt.Errorf("--rate %v: want a rate in requests/s (0 keeps the scenario's)", *rate)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
@@ -113,7 +117,8 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 	}
 	o, err := scenarios.Run(ctx, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		msg := strings.Replace(err.Error(), "(Unsafe lifts the limit)", "(--unsafe lifts the limit)", 1)
+		fmt.Fprintf(stderr, "keyrace: %s\n", msg)
 		return nil, exitCannotRun
 	}
 	if err := results.Close(); err != nil {
@@ -134,6 +139,8 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 	}
 	if !r.quiet {
 		printVerdict(stdout, o.Check, r.dir)
+		embedded := r.target.close != nil && r.target.topo == nil
+		printRepro(stdout, o.Check, r.dir, embedded, r.faults)
 		fmt.Fprintf(stdout, "seed %d · %d ops in %.1fs (%.0f ops/s) · checked in %s\n", o.Header.Seed, o.Sent, o.Elapsed.Seconds(), o.Throughput, o.Check.CheckDuration.Round(time.Millisecond))
 		if o.CleanupError != "" {
 			fmt.Fprintf(stderr, "keyrace race: cleanup: %s\n", o.CleanupError)
@@ -169,11 +176,26 @@ func printVerdict(w io.Writer, res check.Result, dir string) {
 		fmt.Fprintf(w, " · max staleness %.1f ms", float64(res.MaxLag)/float64(time.Millisecond))
 	}
 	fmt.Fprintf(w, "\nreport: %s\n", filepath.Join(dir, runfolder.ReportFile))
-	if res.Verdict == check.VerdictViolation {
-		if _, err := os.Stat(filepath.Join(dir, runfolder.ReproFile)); err == nil {
-			fmt.Fprintf(w, "reproduce: KEYRACE_MASTER_KEY=... bash %s\n", filepath.Join(dir, runfolder.ReproFile))
-		}
+}
+
+// printRepro says how to replay the first violation with repro.sh. An
+// embedded service is gone once the run ends, so the script then needs a
+// `keyrace serve` with the same faults to aim at.
+func printRepro(w io.Writer, res check.Result, dir string, embedded bool, faults string) {
+	script := filepath.Join(dir, runfolder.ReproFile)
+	if res.Verdict != check.VerdictViolation {
+		return
 	}
+	if _, err := os.Stat(script); err != nil {
+		return
+	}
+	if !embedded {
+		fmt.Fprintf(w, "reproduce: KEYRACE_MASTER_KEY=... bash %s\n", script)
+		return
+	}
+	fmt.Fprintf(w, "reproduce (the embedded service is gone; start one with the same faults):\n"+
+		"  keyrace serve --master-key sk-1234 --fault %s &\n"+
+		"  KEYRACE_TARGET=http://127.0.0.1:4000 KEYRACE_MASTER_KEY=sk-1234 bash %s\n", faults, script)
 }
 
 func loadScenario(name, file string) (*scenarios.Scenario, error) {
@@ -183,11 +205,7 @@ func loadScenario(name, file string) (*scenarios.Scenario, error) {
 	case file != "":
 		return scenarios.LoadFile(file)
 	case name != "":
-		sc, err := scenarios.Load(name)
-		if err != nil {
-			return nil, fmt.Errorf("%w (built-in: %s)", err, strings.Join(scenarios.Names(), ", "))
-		}
-		return sc, nil
+		return scenarios.Load(name)
 	}
 	return nil, fmt.Errorf("no scenario: give --scenario NAME (built-in: %s) or --scenario-file", strings.Join(scenarios.Names(), ", "))
 }
@@ -254,6 +272,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "%s: %s scenario %s, seed %d, %d ops, consistency %s\n", dir, h.Header.Format, h.Header.Scenario, h.Header.Seed, len(h.Ops), m)
 	printVerdict(stdout, res, dir)
+	printRepro(stdout, res, dir, false, "")
 	_ = ctx
 	return verdictCode(res, stderr)
 }

@@ -21,11 +21,11 @@ func TestRaceCommand(t *testing.T) {
 		{"correct build", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--duration", "2s", "--out", correct}, exitClean, "verdict: ok"},
 		{"faulty build", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--fault", "stale-object-permission", "--duration", "2s", "--out", faulty}, exitViolation, "stale-deny"},
 		{"flap finds stale allows", []string{"race", "--scenario", "flap", "--target", "embedded", "--fault", "stale-object-permission", "--duration", "2s", "--out", t.TempDir()}, exitViolation, "stale-allow"},
-		{"unknown scenario", []string{"race", "--scenario", "nope", "--target", "embedded"}, exitCannotRun, "built-in: "},
+		{"unknown scenario", []string{"race", "--scenario", "nope", "--target", "embedded"}, exitCannotRun, "no such scenario (known: flap"},
 		{"no scenario", []string{"race", "--target", "embedded"}, exitCannotRun, "no scenario"},
 		{"over the rate limit", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--rate", "100000", "--out", t.TempDir()}, exitCannotRun, "at most 2000"},
 		{"bad consistency", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--consistency", "eventual"}, exitCannotRun, "consistency"},
-		{"closed port", []string{"race", "--scenario", "warm-update", "--target", closedPort(t), "--master-key", "k", "--duration", "1s", "--out", t.TempDir()}, exitCannotRun, "keyrace race:"},
+		{"closed port", []string{"race", "--scenario", "warm-update", "--target", closedPort(t), "--master-key", "k", "--duration", "1s", "--out", t.TempDir()}, exitCannotRun, "target unreachable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

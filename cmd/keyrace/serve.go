@@ -24,7 +24,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	replicas := fs.Int("replicas", 1, "start this many replicas sharing one in-memory store, on consecutive ports from --addr")
 	masterKey := fs.String("master-key", "", "master key (default $LITELLM_MASTER_KEY)")
 	faults := fs.String("fault", "", "comma-separated faults to reproduce (default $KEYRACE_FAULTS); see below")
-	ttl := fs.Duration("cache-ttl", -1, "management-object cache TTL, e.g. 60s; 0 disables caching (default $DEFAULT_MANAGEMENT_OBJECT_IN_MEMORY_CACHE_TTL seconds, else 60s)")
+	var ttl *time.Duration
+	fs.Func("cache-ttl", "management-object cache TTL, e.g. 60s; 0 disables caching (default: $DEFAULT_MANAGEMENT_OBJECT_IN_MEMORY_CACHE_TTL seconds, else 60s)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration >= 0 such as 60s or 0")
+		}
+		ttl = &d
+		return nil
+	})
 	models := fs.String("models", "", "comma-separated models the service serves (default $KEYRACE_MODELS, else "+strings.Join(refimpl.DefaultModels, ",")+")")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: keyrace serve [flags]\n\nRuns the reference team/key service: on an in-memory store, or on PostgreSQL when\nDATABASE_URL is set; with REDIS_URL or REDIS_HOST/REDIS_PORT(/REDIS_PASSWORD) its\nreplicas in separate processes keep their caches coherent through Redis.\n\nFlags:\n")
@@ -37,7 +45,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if done, code := parseFlags(fs, args, stderr); done {
 		return code
 	}
-	cfg, err := serveConfig(*masterKey, *faults, *ttl, *models)
+	cfg, err := serveConfig(*masterKey, *faults, ttl, *models)
 	if err == nil && *replicas < 1 {
 		err = errors.New("--replicas must be at least 1")
 	}
@@ -107,7 +115,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitClean
 }
 
-func serveConfig(masterKey, faults string, ttl time.Duration, models string) (refimpl.Config, error) {
+func serveConfig(masterKey, faults string, ttl *time.Duration, models string) (refimpl.Config, error) {
 	cfg, err := refimpl.ConfigFromEnv()
 	if err != nil {
 		return cfg, err
@@ -122,9 +130,8 @@ func serveConfig(masterKey, faults string, ttl time.Duration, models string) (re
 		}
 		cfg.InvalidationLag = p.InvalidationLag
 	}
-	if ttl >= 0 {
-		d := ttl
-		cfg.CacheTTL = &d
+	if ttl != nil {
+		cfg.CacheTTL = ttl
 	}
 	if models != "" {
 		if cfg.Models = refimpl.ParseModels(models); len(cfg.Models) == 0 {

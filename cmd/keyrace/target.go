@@ -63,7 +63,7 @@ func resolveTarget(ctx context.Context, spec, masterKey, faults string, replicas
 		return target{}, fmt.Errorf("--fault: %w", err)
 	}
 	if replicas < 1 {
-		replicas = 1
+		return target{}, fmt.Errorf("--replicas %d: want at least 1", replicas)
 	}
 	rs, err := refimpl.StartReplicas(replicas, refimpl.Config{MasterKey: embeddedKey, Faults: set, InvalidationLag: params.InvalidationLag})
 	if err != nil {
