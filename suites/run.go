@@ -272,10 +272,11 @@ var _ = ReportAfterEach(func(sr SpecReport) {
 	if len(sr.ContainerHierarchyTexts) > 1 {
 		tier = sr.ContainerHierarchyTexts[1]
 	}
-	fmt.Fprintf(w, "  %s %-12s %-40s %6.0f ms", mark, tier, sr.LeafNodeText, ms(sr.RunTime))
+	if sr.State == types.SpecStateSkipped && sr.Failure.Message == "" {
+		return // filtered out by --label-filter: not worth a line
+	}
+	fmt.Fprintf(w, "  %s %-12s %-44s %6.0f ms", mark, tier, sr.LeafNodeText, ms(sr.RunTime))
 	switch {
-	case sr.State == types.SpecStateSkipped && sr.Failure.Message == "":
-		fmt.Fprintln(w, "  (not selected)")
 	case sr.State == types.SpecStateSkipped:
 		fmt.Fprintf(w, "  (%s)\n", sr.Failure.Message)
 	case mark == "FAIL":

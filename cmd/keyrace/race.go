@@ -117,6 +117,10 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 	}
 	o, err := scenarios.Run(ctx, opts)
 	if err != nil {
+		// Nothing ran: leave no half-made run folder behind.
+		results.Close()
+		os.Remove(results.Name())
+		os.Remove(r.dir) // only if empty
 		msg := strings.Replace(err.Error(), "(Unsafe lifts the limit)", "(--unsafe lifts the limit)", 1)
 		fmt.Fprintf(stderr, "keyrace: %s\n", msg)
 		return nil, exitCannotRun
