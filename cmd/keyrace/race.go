@@ -111,8 +111,8 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 			if p.Done {
 				return
 			}
-			fmt.Fprintf(stdout, "  %5.1fs  %6.0f ops/s  %7d ops  %3d in flight  %d errors  violations so far: %d\n",
-				p.Elapsed.Seconds(), p.Rate, p.Ops, p.InFlight, p.Errors, p.Violations)
+			fmt.Fprintf(stdout, "  %5.1fs  %6.0f ops/s  %7d ops  %3d in flight  %d errors  violations so far: %d (in the first %d ops checked)\n",
+				p.Elapsed.Seconds(), p.Rate, p.Ops, p.InFlight, p.Errors, p.Violations, p.Checked)
 		}
 	}
 	o, err := scenarios.Run(ctx, opts)
