@@ -35,6 +35,7 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	consistency := fs.String("consistency", "strict", "strict or bounded:<duration>")
 	out := fs.String("out", "", "run folder (default runs/<scenario>-<time>)")
 	unsafe := fs.Bool("unsafe", false, "lift the rate and duration limits")
+	disrupt := fs.String("disrupt", "", "with --topology: break the deployment during the middle third of the run: redis (pause Redis), disconnect (cut the last replica off), kill (kill and restart the last replica); the window is recorded in the history")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: keyrace race --scenario NAME --target URL[,URL...] --master-key KEY [flags]\n       keyrace race --scenario NAME --target embedded [--fault NAME]\n       keyrace race --list\n\n")
 		fmt.Fprintf(stderr, "Drives a race scenario with Vegeta, records every operation, checks the history\nper team for linearizability (porcupine) and classifies each violation, then\nwrites a run folder: summary.json, summary.md, report.html, history.jsonl,\nresults.bin (for vegeta report/plot) and repro.sh.\n\nFlags:\n")
@@ -68,7 +69,7 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		dir = filepath.Join("runs", fmt.Sprintf("%s-%s", sc.Name, time.Now().Format("20060102-150405")))
 	}
 	res, code := race(ctx, raceRun{sc: sc, target: tg, faults: *faults, rate: *rate, duration: *duration, teams: *teams,
-		seed: *seed, consistency: *consistency, unsafe: *unsafe, dir: dir}, stdout, stderr)
+		seed: *seed, consistency: *consistency, unsafe: *unsafe, dir: dir, disrupt: *disrupt}, stdout, stderr)
 	_ = res
 	return code
 }
@@ -85,7 +86,8 @@ type raceRun struct {
 	consistency string
 	unsafe      bool
 	dir         string
-	quiet       bool // no progress lines (demo)
+	quiet       bool   // no progress lines (demo)
+	disrupt     string // redis, disconnect or kill (topologies only)
 }
 
 // race runs one scenario, writes its folder and returns the outcome and the
@@ -115,7 +117,17 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 				p.Elapsed.Seconds(), p.Rate, p.Ops, p.InFlight, p.Errors, p.Violations, p.Checked)
 		}
 	}
+	stopDisrupt, windows, err := startDisruption(ctx, r)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
+		return nil, exitCannotRun
+	}
 	o, err := scenarios.Run(ctx, opts)
+	stopDisrupt()
+	if err == nil {
+		o.History.Header.Disruptions = windows(o.Started)
+		o.Header.Disruptions = o.History.Header.Disruptions
+	}
 	if err != nil {
 		// Nothing ran: leave no half-made run folder behind.
 		results.Close()

@@ -120,6 +120,20 @@ type Header struct {
 	InitialBlocked []string `json:"initial_blocked,omitempty"`
 	// Consistency is the mode the run was checked with ("strict", "bounded:50ms").
 	Consistency string `json:"consistency"`
+	// Disruptions are the faults injected into the target's containers
+	// during the run, as windows on the history's clock.
+	Disruptions []Disruption `json:"disruptions,omitempty"`
+}
+
+// Disruption is a window during which the target was broken on purpose.
+type Disruption struct {
+	// Kind is "redis-paused", "replica-disconnected" or "replica-killed".
+	Kind string `json:"kind"`
+	// Replica is the target index of the replica (-1 for Redis).
+	Replica int `json:"replica"`
+	// Start and End are nanoseconds since the history's base time.
+	Start int64 `json:"start"`
+	End   int64 `json:"end"`
 }
 
 // FormatV1 is the current history format.

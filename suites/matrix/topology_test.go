@@ -75,3 +75,28 @@ func TestTopologyFaultMatrix(t *testing.T) {
 		})
 	}
 }
+
+// TestTopologyRaceWithDisruption: a race on three replicas with one replica
+// killed and restarted in the middle stays clean on the correct build, and
+// the window is recorded in the run's history.
+func TestTopologyRaceWithDisruption(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Docker topologies in -short mode")
+	}
+	topotest.Require(t)
+	dir := t.TempDir()
+	cmd := exec.Command(keyraceBin, "race", "--scenario", "warm-update", "--topology", "reference?replicas=3",
+		"--duration", "6s", "--disrupt", "kill", "--out", dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("race with a killed replica: %v\n%s", err, out)
+	}
+	h, err := os.ReadFile(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, _, _ := strings.Cut(string(h), "\n")
+	if !strings.Contains(header, `"disruptions":[{"kind":"replica-killed","replica":2`) {
+		t.Fatalf("the kill window is not in the history header: %s", header)
+	}
+}
