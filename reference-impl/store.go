@@ -29,7 +29,10 @@ type Store interface {
 	// UpdateTeam applies fn to the current team under the team's lock and
 	// writes the result (row and relation in one step), so that concurrent
 	// updates of different fields never lose each other. fn may set or
-	// replace t.Perm; a Perm without ID gets a new one.
+	// replace t.Perm; a Perm without ID gets a new one. fn must not call
+	// the store (it runs under the store's lock) and may run more than once
+	// (a store may retry a transaction that lost a serialization race), so
+	// it must depend only on its argument.
 	UpdateTeam(ctx context.Context, id string, fn func(t *Team) error) (Team, error)
 	// PutTeam writes t (row and relation) as a whole, unconditionally: no
 	// lock is held between the caller's read and this write, so whatever
@@ -52,7 +55,8 @@ type Store interface {
 	// UpdateKey applies fn to the current key under the store's lock and
 	// writes the result (row and its own Perm in one step); a Perm without
 	// ID gets a new one. ErrNotFound for an unknown token, ErrAliasTaken when
-	// the new alias is used by another key; either way nothing changes.
+	// the new alias is used by another key; either way nothing changes. fn
+	// follows UpdateTeam's rules: no store calls, safe to run again.
 	UpdateKey(ctx context.Context, token string, fn func(k *Key) error) (Key, error)
 	// ListKeys returns the keys matching f in creation order, skipping
 	// offset and returning at most limit, plus the number of matching keys.
