@@ -93,7 +93,12 @@ func init() {
 			k := env.GenerateKey(ctx, env.Writer(), wire.GenerateKeyRequest{TeamID: t.TeamID})
 			ex, err := env.Writer().BlockTeam(ctx, t.TeamID)
 			Must(err, ex, "team/block")
-			_, ex, err = env.Decider().WithKey(k.Key).ChatMock(ctx, "gpt-4o", "x")
+			ack := ex.End
+			env.WithinBound(ack, func() bool {
+				_, ex, err = env.Decider().WithKey(k.Key).ChatMock(ctx, "gpt-4o", "x")
+				ae, ok := client.AsAPIError(err)
+				return ok && ae.Status == http.StatusUnauthorized
+			})
 			ae := expectStatus(err, ex, http.StatusUnauthorized)
 			Expect(ae.Message).To(ContainSubstring(fmt.Sprintf("Team=%s is blocked", t.TeamID)))
 		},

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/keyrace/keyrace/client"
 	"github.com/keyrace/keyrace/suites/seq"
@@ -52,6 +51,14 @@ func (e *Env) ID(what string) string {
 // Decider.
 func (e *Env) SeqTarget() seq.Target {
 	return seq.Target{Writer: e.Writer(), Decider: e.Decider(), RunID: fmt.Sprintf("%s-%d", e.RunID, e.n.Add(1)), Bound: e.Bound}
+}
+
+// WithinBound judges a decision made after a write acknowledged at ack:
+// decide reports whether the answer saw the write. Strict consistency
+// decides once; bounded repeats a decision that missed the write until
+// Bound has passed since ack. It returns the last answer.
+func (e *Env) WithinBound(ack time.Time, decide func() bool) bool {
+	return seq.UntilBound(e.Bound, ack, decide)
 }
 
 // ReplicaPairs returns a target for every ordered pair of distinct
@@ -133,22 +140,39 @@ func ExpectSequence(ctx context.Context, s seq.Sequence, t seq.Target) seq.Resul
 		Fail(fmt.Sprintf("%s: %v\n%s", s.Name, err, describeResult(res)))
 	}
 	AddReportEntry(s.Name, describeResult(res), ReportEntryVisibilityFailureOrVerbose)
-	Expect(res.Verdict()).To(Equal(seq.Pass), "%s: %s\n%s", s.Name, s.Description, describeResult(res))
+	if v := res.Verdict(); v != seq.Pass {
+		Fail(fmt.Sprintf("%s: %s: %s\n%s", s.Name, v, s.Description, describeResult(res)))
+	}
 	return res
 }
 
 func describeResult(r seq.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "sequence %s on team %s\n", r.Sequence, r.Team)
-	if r.Write != nil {
-		fmt.Fprintf(&b, "acknowledged write:\n  %s\n", strings.ReplaceAll(Evidence(r.Write), "\n", "\n  "))
+	for i, s := range r.Steps {
+		if !s.Verdict.Violation() {
+			continue
+		}
+		fmt.Fprintf(&b, "first violation: %s [%s]", s.Name, s.Verdict)
+		if w, ok := r.WriteBefore(i); ok {
+			fmt.Fprintf(&b, ", %.1f ms after %q was acknowledged", float64(s.SinceAck)/float64(time.Millisecond), w.Name)
+		}
+		b.WriteString("\n")
+		break
 	}
 	for _, s := range r.Steps {
-		fmt.Fprintf(&b, "- %s [%s] via %s", s.Name, s.Verdict, s.Replica)
+		verdict := string(s.Verdict)
+		if s.Write {
+			verdict = "acknowledged"
+		}
+		fmt.Fprintf(&b, "- %s [%s] via %s", s.Name, verdict, s.Replica)
 		if s.SinceAck > 0 {
 			fmt.Fprintf(&b, ", started %.1f ms after the write was acknowledged", float64(s.SinceAck)/float64(time.Millisecond))
 		}
-		if s.Verdict != seq.Setup {
+		switch {
+		case s.Write:
+			fmt.Fprintf(&b, "\n  %s", strings.ReplaceAll(Evidence(s.Exchange), "\n", "\n  "))
+		case s.Verdict != seq.Setup:
 			fmt.Fprintf(&b, "\n  expected: %s\n  observed: %s\n  %s", s.Expected, s.Observed, strings.ReplaceAll(Evidence(s.Exchange), "\n", "\n  "))
 		}
 		b.WriteString("\n")

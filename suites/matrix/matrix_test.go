@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
 	"github.com/keyrace/keyrace/reports"
@@ -53,8 +54,13 @@ func check(t *testing.T, faults refimpl.FaultSet, extra ...string) (int, []strin
 
 // checkIn is check that also returns the report folder.
 func checkIn(t *testing.T, faults refimpl.FaultSet, extra ...string) (int, []string, string, string) {
+	return checkCfg(t, refimpl.Config{MasterKey: matrixKey, Faults: faults}, extra...)
+}
+
+// checkCfg is checkIn against replicas started with cfg.
+func checkCfg(t *testing.T, cfg refimpl.Config, extra ...string) (int, []string, string, string) {
 	t.Helper()
-	svcs, err := refimpl.StartReplicas(replicasPerRun, refimpl.Config{MasterKey: matrixKey, Faults: faults})
+	svcs, err := refimpl.StartReplicas(replicasPerRun, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +131,25 @@ func TestCorrectBuildPasses(t *testing.T) {
 	code, failed, out = check(t, nil, "--label-filter", "consistency || concurrency || replicas", "--repeat", "20")
 	if code != 0 || len(failed) != 0 {
 		t.Fatalf("repeated run: exit %d, failed %v\n%s", code, failed, out)
+	}
+}
+
+// TestBoundedConsistency: a lag inside the bound passes every spec under
+// --consistency bounded:<d>, the same lag fails strict mode, and a lag
+// longer than the bound fails bounded mode too.
+func TestBoundedConsistency(t *testing.T) {
+	lagged := func(lag time.Duration) refimpl.Config {
+		return refimpl.Config{MasterKey: matrixKey, Faults: refimpl.FaultSet{refimpl.FaultInvalidationLag: true}, InvalidationLag: lag}
+	}
+	if code, failed, out, _ := checkCfg(t, lagged(30*time.Millisecond), "--consistency", "bounded:1s"); code != 0 {
+		t.Errorf("lag 30ms under bounded:1s: exit %d, failed %v, want 0\n%s", code, failed, out)
+	}
+	if code, failed, out, _ := checkCfg(t, lagged(30*time.Millisecond)); code != 1 || len(failed) == 0 {
+		t.Errorf("lag 30ms under strict: exit %d, failed %v, want 1 (the lag must show)\n%s", code, failed, out)
+	}
+	code, failed, out, _ := checkCfg(t, lagged(400*time.Millisecond), "--consistency", "bounded:50ms", "--label-filter", "consistency")
+	if code != 1 || !slices.Contains(failed, "ConsistencySeedGrant") {
+		t.Errorf("lag 400ms under bounded:50ms: exit %d, failed %v, want 1 with ConsistencySeedGrant\n%s", code, failed, out)
 	}
 }
 

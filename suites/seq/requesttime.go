@@ -42,6 +42,7 @@ func (r *recorder) write(name string, ex *client.Exchange, err error) error {
 	if err := r.setup("write: "+name, r.t.Writer, ex, err); err != nil {
 		return err
 	}
+	r.res.Steps[len(r.res.Steps)-1].Write = true
 	r.res.Write = ex
 	return nil
 }

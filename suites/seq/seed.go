@@ -112,7 +112,7 @@ func runPermSequence(ctx context.Context, t Target, name string, d Dimension, be
 	}
 	res.Write = wex
 	res.Steps = append(res.Steps, Step{Name: "write: team allows " + wire.PyList(after), Expected: "200", Observed: "200 (acknowledged)",
-		Verdict: Setup, Exchange: wex, Replica: t.Writer.BaseURL()})
+		Verdict: Setup, Exchange: wex, Replica: t.Writer.BaseURL(), Write: true})
 
 	decide := func() Step {
 		_, dex, err := t.Decider.GenerateKey(ctx, wire.GenerateKeyRequest{TeamID: res.Team, ObjectPermission: d.Perm(ask)})

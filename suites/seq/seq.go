@@ -64,6 +64,9 @@ type Step struct {
 	// Attempts is how many times a decision was made before it was judged
 	// (more than 1 only under bounded consistency).
 	Attempts int `json:"attempts,omitempty"`
+	// Write marks an acknowledged management write: the decisions after it,
+	// up to the next write, are judged against it.
+	Write bool `json:"write,omitempty"`
 
 	err error // why a step without verdict could not be judged
 }
@@ -71,12 +74,26 @@ type Step struct {
 // withinBound makes a decision, and under bounded consistency repeats a
 // stale one until bound has passed since the write's acknowledgement.
 func withinBound(bound time.Duration, write *client.Exchange, decide func() Step) Step {
-	for attempt := 1; ; attempt++ {
-		st := decide()
-		st.Attempts = attempt
-		stale := st.Verdict == StaleDeny || st.Verdict == StaleAllow
-		if !stale || bound <= 0 || time.Since(write.End) >= bound {
-			return st
+	var st Step
+	attempts := 0
+	UntilBound(bound, write.End, func() bool {
+		attempts++
+		st = decide()
+		st.Attempts = attempts
+		return st.Verdict != StaleDeny && st.Verdict != StaleAllow
+	})
+	return st
+}
+
+// UntilBound calls decide, which reports whether the decision saw the
+// write acknowledged at ack. Strict (bound 0) decides once; bounded
+// consistency repeats a decision that missed the write, a few milliseconds
+// apart, until bound has passed since ack, and the last one is judged. It
+// returns decide's last answer.
+func UntilBound(bound time.Duration, ack time.Time, decide func() bool) bool {
+	for {
+		if ok := decide(); ok || bound <= 0 || time.Since(ack) >= bound {
+			return ok
 		}
 		time.Sleep(min(5*time.Millisecond, bound/10+time.Microsecond))
 	}
@@ -90,8 +107,20 @@ type Result struct {
 	Team string `json:"team"`
 	// Steps in the order they ran.
 	Steps []Step `json:"steps"`
-	// Write is the acknowledged write the decisions must see.
+	// Write is the last acknowledged write of the sequence; each decision is
+	// judged against the write step before it (see WriteBefore).
 	Write *client.Exchange `json:"write,omitempty"`
+}
+
+// WriteBefore returns the last write step before step i, the one decision
+// i is judged against, or false when no write precedes it.
+func (r Result) WriteBefore(i int) (Step, bool) {
+	for j := min(i, len(r.Steps)) - 1; j >= 0; j-- {
+		if r.Steps[j].Write {
+			return r.Steps[j], true
+		}
+	}
+	return Step{}, false
 }
 
 // Verdict returns the first violation of the result, or Pass.
