@@ -88,6 +88,16 @@ func (s FaultSet) String() string {
 	return strings.Join(names, ",")
 }
 
+// CheckReplicas reports a fault that cannot show on n replicas: a write
+// that evicts only its own replica's cache leaves nothing stale when there
+// is no other replica.
+func (s FaultSet) CheckReplicas(n int) error {
+	if s.Has(FaultLocalInvalidationOnly) && n < 2 {
+		return fmt.Errorf("fault %s needs 2 or more replicas (it has no effect on %d)", FaultLocalInvalidationOnly, n)
+	}
+	return nil
+}
+
 // FaultParams are the values of faults that take one.
 type FaultParams struct {
 	// InvalidationLag is the delay of FaultInvalidationLag.

@@ -26,6 +26,16 @@ func TestParseFaultSpec(t *testing.T) {
 	if _, err := New(Config{MasterKey: "k", Faults: FaultSet{FaultInvalidationLag: true}}); err == nil {
 		t.Error("invalidation-lag without a lag was accepted")
 	}
+	lio := FaultSet{FaultLocalInvalidationOnly: true}
+	if _, err := New(Config{MasterKey: "k", Faults: lio}); err == nil {
+		t.Error("local-invalidation-only on a lone replica (no peers, no Redis) was accepted")
+	}
+	if _, err := New(Config{MasterKey: "k", Faults: lio, Peers: NewPeers()}); err != nil {
+		t.Errorf("local-invalidation-only with peers: %v", err)
+	}
+	if lio.CheckReplicas(1) == nil || lio.CheckReplicas(2) != nil || (FaultSet{}).CheckReplicas(1) != nil {
+		t.Error("CheckReplicas: want an error for local-invalidation-only on 1 replica only")
+	}
 }
 
 // TestInvalidationLag: with the fault, a decision inside the lag window

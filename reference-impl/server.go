@@ -146,6 +146,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Faults.Has(FaultStaleRepublish) && cfg.Coherence == nil {
 		return nil, fmt.Errorf("fault %s needs the shared Redis tier (REDIS_HOST or REDIS_URL)", FaultStaleRepublish)
 	}
+	if cfg.Faults.Has(FaultLocalInvalidationOnly) && cfg.Peers == nil && cfg.Coherence == nil {
+		// One process without peers has no other replica to leave stale:
+		// the fault would silently be the correct build.
+		return nil, fmt.Errorf("fault %s needs replicas: several in one process (--replicas 2 or more) or in separate processes over Redis (REDIS_HOST or REDIS_URL)", FaultLocalInvalidationOnly)
+	}
 	if cfg.Faults.Has(FaultInvalidationLag) && cfg.InvalidationLag <= 0 {
 		return nil, fmt.Errorf("fault %s needs a positive lag", FaultInvalidationLag)
 	}

@@ -188,8 +188,12 @@ func (o ReferenceOptions) validate() error {
 	if o.CacheTTL < 0 && o.CacheTTL != NoCache {
 		return fmt.Errorf("cache TTL %v: want >= 0 or NoCache", o.CacheTTL)
 	}
-	if _, _, err := refimpl.ParseFaultSpec(o.Faults); err != nil {
+	set, _, err := refimpl.ParseFaultSpec(o.Faults)
+	if err != nil {
 		return fmt.Errorf("faults %q: %w", o.Faults, err)
+	}
+	if err := set.CheckReplicas(orDefault(o.Replicas, DefaultReplicas)); err != nil {
+		return err
 	}
 	return validRunID(o.RunID)
 }

@@ -68,6 +68,11 @@ func closedPort(t *testing.T) string {
 func TestCheckExitCodes(t *testing.T) {
 	correct := startRef(t, nil)
 	faulty := startRef(t, refimpl.FaultSet{refimpl.FaultStaleObjectPermission: true})
+	two, err := refimpl.StartReplicas(2, refimpl.Config{MasterKey: "sk-cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = two.Close() })
 	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = w.Write([]byte("<html>hello</html>"))
@@ -82,7 +87,8 @@ func TestCheckExitCodes(t *testing.T) {
 	}{
 		{"correct build", []string{"check", "--target", correct, "--master-key", "sk-cli"}, exitClean, "ok   consistency  ConsistencySeedRevoke"},
 		{"faulty build", []string{"check", "--target", faulty, "--master-key", "sk-cli"}, exitViolation, "403 refused, Team allows: ['G1'] (the state before the write)"},
-		{"two replicas of the correct build", []string{"check", "--target", correct + "," + correct, "--master-key", "sk-cli"}, exitClean, "ok   replicas     ReplicasSeedGrant"},
+		{"two replicas of the correct build", []string{"check", "--target", strings.Join(two.URLs(), ","), "--master-key", "sk-cli"}, exitClean, "ok   replicas     ReplicasSeedGrant"},
+		{"one URL twice", []string{"check", "--target", correct + "," + correct + "/", "--master-key", "sk-cli"}, exitCannotRun, "twice"},
 		{"closed port", []string{"check", "--target", closedPort(t), "--master-key", "sk-cli"}, exitCannotRun, "is not reachable"},
 		{"garbage target", []string{"check", "--target", garbage.URL, "--master-key", "sk-cli"}, exitCannotRun, "does not answer GET /health/liveliness like a LiteLLM proxy"},
 		{"wrong master key", []string{"check", "--target", correct, "--master-key", "sk-wrong"}, exitCannotRun, "refused the master key"},
@@ -126,5 +132,12 @@ func TestServeRejectsBadConfig(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "serve", "--master-key", "k", "--fault", "nope"); code != exitCannotRun || !strings.Contains(errs, "unknown fault") {
 		t.Fatalf("serve with an unknown fault: exit %d %s", code, errs)
+	}
+	// Without replicas the fault would be the correct build in disguise.
+	if code, _, errs := runCLI(t, "serve", "--master-key", "k", "--addr", "127.0.0.1:0", "--fault", "local-invalidation-only"); code != exitCannotRun || !strings.Contains(errs, "needs replicas") {
+		t.Fatalf("serve with local-invalidation-only on one replica: exit %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "race", "--scenario", "warm-update", "--target", "embedded", "--fault", "local-invalidation-only"); code != exitCannotRun || !strings.Contains(errs, "--replicas 2") {
+		t.Fatalf("race on one embedded replica with local-invalidation-only: exit %d %s", code, errs)
 	}
 }

@@ -56,6 +56,14 @@ func resolveTarget(ctx context.Context, spec, masterKey, faults string, replicas
 		if len(urls) == 0 {
 			return target{}, fmt.Errorf("no target: give --target URL[,URL...] (or %s), or set KEYRACE_TARGET", embeddedTarget)
 		}
+		seen := map[string]bool{}
+		for _, u := range urls {
+			k := strings.TrimRight(u, "/")
+			if seen[k] {
+				return target{}, fmt.Errorf("--target lists %s twice: name each replica once (the replica specs would write and decide through one process)", u)
+			}
+			seen[k] = true
+		}
 		return target{URLs: urls, MasterKey: masterKey, Describe: strings.Join(urls, ", ")}, nil
 	}
 	set, params, err := refimpl.ParseFaultSpec(faults)
@@ -64,6 +72,9 @@ func resolveTarget(ctx context.Context, spec, masterKey, faults string, replicas
 	}
 	if replicas < 1 {
 		return target{}, fmt.Errorf("--replicas %d: want at least 1", replicas)
+	}
+	if err := set.CheckReplicas(replicas); err != nil {
+		return target{}, fmt.Errorf("--fault: %w: add --replicas 2", err)
 	}
 	rs, err := refimpl.StartReplicas(replicas, refimpl.Config{MasterKey: embeddedKey, Faults: set, InvalidationLag: params.InvalidationLag})
 	if err != nil {
