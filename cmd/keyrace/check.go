@@ -16,11 +16,7 @@ import (
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	target := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas of one deployment comma-separated (env KEYRACE_TARGET); with two or more, the replica specs write through each and decide through every other")
-	masterKey := fs.String("master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
-	topo := fs.String("topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2]; --fault applies to reference")
-	faults := fs.String("fault", "", "with --target embedded: faults of the in-process reference service (e.g. stale-object-permission)")
-	replicas := fs.Int("replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
+	tf := addTargetFlags(fs)
 	features := fs.String("features", envOr("KEYRACE_FEATURES", ""), "features the target declares: core (default; all for --target embedded), all, or a comma list (env KEYRACE_FEATURES); specs needing others are skipped as unsupported")
 	consistency := fs.String("consistency", "strict", "strict (read-your-writes) or bounded:<duration> (decisions may lag a write by up to that)")
 	out := fs.String("out", "", "directory for junit.xml, ginkgo-report.json and conformance-report.{yaml,json} (default: write none)")
@@ -35,13 +31,13 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&impl.Version, "impl-version", "", "conformance report: version tested")
 	contact := fs.String("impl-contact", "", "conformance report: contacts, comma-separated")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace check --target URL[,URL...] --master-key KEY [flags]\n       keyrace check --target embedded [--fault NAME] [--replicas N]\n\n")
-		fmt.Fprintf(stderr, "Runs keyrace's conformance, consistency, concurrency and replica specs against a\nLiteLLM-compatible proxy. Every spec creates teams named keyrace-<run>-* and\ndeletes them afterwards, so a shared proxy can be checked.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: keyrace check --target URL[,URL...] --master-key KEY [flags]\n       keyrace check --target embedded [--fault NAME] [--replicas N]\n\n")
+		fmt.Fprintf(fs.Output(), "Runs keyrace's conformance, consistency, concurrency and replica specs against a\nLiteLLM-compatible proxy. Every spec creates teams named keyrace-<run>-* and\ndeletes them afterwards, so a shared proxy can be checked.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nFeatures: %s (core: %s)\n", featureList(suites.AllFeatures), featureList(suites.CoreFeatures))
-		fmt.Fprintf(stderr, "\nExit codes: 0 clean, 1 a spec failed (a violation), 2 cannot run (target down, key refused, garbage answers, bad flags).\n")
+		fmt.Fprintf(fs.Output(), "\nFeatures: %s (core: %s)\n", featureList(suites.AllFeatures), featureList(suites.CoreFeatures))
+		fmt.Fprintf(fs.Output(), "\nExit codes: 0 clean, 1 a spec failed (a violation), 2 cannot run (target down, key refused, garbage answers, bad flags).\n")
 	}
-	if done, code := parseFlags(fs, args, stderr); done {
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
 	if *timeout <= 0 {
@@ -52,7 +48,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "keyrace check: --consistency: %v\n", err)
 		return exitCannotRun
 	}
-	tg, ok := targetFromFlags(ctx, "check", *target, *topo, *masterKey, *faults, *replicas, stderr)
+	tg, ok := tf.resolve(ctx, "check", stderr)
 	if !ok {
 		return exitCannotRun
 	}
@@ -61,7 +57,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "keyrace check: no master key: give --master-key or set KEYRACE_MASTER_KEY\n")
 		return exitCannotRun
 	}
-	if *features == "" && (strings.TrimSpace(*target) == embeddedTarget || strings.HasPrefix(*topo, "reference")) {
+	if *features == "" && (tf.embedded() || strings.HasPrefix(tf.topo, "reference")) {
 		*features = "all"
 	}
 	fset, err := suites.ParseFeatures(*features)

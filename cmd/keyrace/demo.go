@@ -26,10 +26,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	raceFor := fs.Duration("race", 10*time.Second, "length of the warm-update race against each build (0 skips the races)")
 	out := fs.String("out", filepath.Join("runs", "demo"), "where the races' run folders go")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace demo [-v]\n\nStarts two reference services in-process on loopback, one correct and one with\nthe fault %s (LiteLLM 1.83's bug), runs the seed sequence\nand its inverse against both, and prints what each build answered.\nExit 0 when the faulty build reproduces the bug and the correct one is clean.\n\nFlags:\n", refimpl.FaultStaleObjectPermission)
+		fmt.Fprintf(fs.Output(), "Usage: keyrace demo [-v] [--race DURATION] [--out DIR]\n\nStarts two reference services in-process on loopback, one correct and one with\nthe fault %s (LiteLLM 1.83's bug), runs the seed sequence\nand its inverse against both, and prints what each build answered; then races\nwarm-update against each build and writes their run folders under --out.\nExit 0 when the faulty build reproduces the bug, the race catches it, and the\ncorrect build is clean in both.\n\nFlags:\n", refimpl.FaultStaleObjectPermission)
 		fs.PrintDefaults()
 	}
-	if done, code := parseFlags(fs, args, stderr); done {
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
 	start := time.Now()
@@ -145,7 +145,7 @@ func demoRaces(ctx context.Context, d time.Duration, out string, stdout, stderr 
 		name, faults string
 		want         int
 	}{{"correct", "", exitClean}, {"faulty", string(refimpl.FaultStaleObjectPermission), exitViolation}} {
-		tg, err := resolveTarget(ctx, embeddedTarget, "", b.faults, 1)
+		tg, err := resolveTarget(ctx, targetFlags{spec: embeddedTarget, faults: b.faults, replicas: 1})
 		if err != nil {
 			fmt.Fprintf(stderr, "keyrace demo: %v\n", err)
 			return false

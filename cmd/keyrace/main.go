@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -35,11 +36,21 @@ func commands() []command {
 		{"race", "drive a race scenario, check the history, write a run folder", runRace},
 		{"report", "re-check a saved run folder and rewrite its reports", runReport},
 		{"demo", "reproduce the seed bug on two embedded services, correct and faulty", runDemo},
-		{"version", "print the version", func(context.Context, []string, io.Writer, io.Writer) int { fmt.Println(version); return 0 }},
+		{"version", "print the version", runVersion},
 	}
 }
 
 const version = "keyrace 0.1.0"
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintf(fs.Output(), "Usage: keyrace version\n\nPrints keyrace's version.\n") }
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	fmt.Fprintln(stdout, version)
+	return exitClean
+}
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "keyrace: after a management write is acknowledged, does every later decision see it?\n\n")
@@ -78,20 +89,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // parseFlags parses a command's flags; it returns done=true with the exit
-// code when the command should stop (help asked, bad flags).
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, code int) {
-	fs.SetOutput(stderr)
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return true, exitClean
-	case err != nil:
-		return true, exitCannotRun
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "keyrace %s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
+// code when the command should stop (help asked, bad flags). Help goes to
+// stdout (it was asked for), a bad flag and the usage to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (done bool, code int) {
+	pos, done, code := parseInterspersed(fs, args, stdout, stderr)
+	if !done && len(pos) > 0 {
+		fmt.Fprintf(stderr, "keyrace %s: unexpected arguments: %s\n", fs.Name(), strings.Join(pos, " "))
 		return true, exitCannotRun
 	}
-	return false, 0
+	return done, code
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments ("report DIR --out X") and returns the positional ones, like
+// parseFlags otherwise.
+func parseInterspersed(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (pos []string, done bool, code int) {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	defer fs.SetOutput(stderr)
+	for {
+		err := fs.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			_, _ = stdout.Write(buf.Bytes())
+			return nil, true, exitClean
+		case err != nil:
+			_, _ = stderr.Write(buf.Bytes())
+			return nil, true, exitCannotRun
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, false, 0
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), false, 0
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
 }
 
 // envOr returns the value of the environment variable name, or def.

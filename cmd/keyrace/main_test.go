@@ -141,3 +141,18 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		t.Fatalf("race on one embedded replica with local-invalidation-only: exit %d %s", code, errs)
 	}
 }
+
+// TestHelpGoesToStdout: asked-for help is output (pipeable to less), a bad
+// flag is an error on stderr.
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, c := range []string{"serve", "check", "race", "report", "demo", "version"} {
+		code, out, _ := runCLI(t, c, "--help")
+		if code != exitClean || !strings.Contains(out, "Usage: keyrace "+c) {
+			t.Errorf("%s --help: exit %d, stdout %q", c, code, out)
+		}
+		code, out, errs := runCLI(t, c, "--no-such-flag")
+		if code != exitCannotRun || out != "" || !strings.Contains(errs, "flag provided but not defined") {
+			t.Errorf("%s --no-such-flag: exit %d, stdout %q, stderr %q", c, code, out, errs)
+		}
+	}
+}

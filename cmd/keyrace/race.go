@@ -23,11 +23,7 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := fs.String("scenario", "", "built-in scenario to run (see --list)")
 	file := fs.String("scenario-file", "", "run a scenario from this YAML file instead")
 	list := fs.Bool("list", false, "list the built-in scenarios and exit")
-	tgt := fs.String("target", envOr("KEYRACE_TARGET", ""), "proxy base URL(s), comma-separated replicas (env KEYRACE_TARGET), or 'embedded' for the in-process reference service")
-	masterKey := fs.String("master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
-	topo := fs.String("topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2]; --fault applies to reference")
-	faults := fs.String("fault", "", "with --target embedded: faults of the reference service, e.g. stale-object-permission or invalidation-lag=5ms")
-	replicas := fs.Int("replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
+	tf := addTargetFlags(fs)
 	rate := fs.Float64("rate", 0, fmt.Sprintf("override the scenario's request rate, req/s (at most %d unless --unsafe; 0 keeps the scenario's)", scenarios.MaxRate))
 	duration := fs.Duration("duration", 0, fmt.Sprintf("override the scenario's duration (at most %s unless --unsafe; 0 keeps the scenario's)", scenarios.MaxDuration))
 	teams := fs.Int("teams", 0, "override the scenario's number of teams (0 keeps the scenario's)")
@@ -37,12 +33,12 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	unsafe := fs.Bool("unsafe", false, "lift the rate and duration limits")
 	disrupt := fs.String("disrupt", "", "with --topology: break the deployment during the middle third of the run: redis (pause Redis), disconnect (cut the last replica off), kill (kill and restart the last replica); the window is recorded in the history")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace race --scenario NAME --target URL[,URL...] --master-key KEY [flags]\n       keyrace race --scenario NAME --target embedded [--fault NAME]\n       keyrace race --list\n\n")
-		fmt.Fprintf(stderr, "Drives a race scenario with Vegeta, records every operation, checks the history\nper team for linearizability (porcupine) and classifies each violation, then\nwrites a run folder: summary.json, summary.md, report.html, history.jsonl,\nresults.bin (for vegeta report/plot) and repro.sh.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: keyrace race --scenario NAME --target URL[,URL...] --master-key KEY [flags]\n       keyrace race --scenario NAME --target embedded [--fault NAME]\n       keyrace race --list\n\n")
+		fmt.Fprintf(fs.Output(), "Drives a race scenario with Vegeta, records every operation, checks the history\nper team for linearizability (porcupine) and classifies each violation, then\nwrites a run folder: summary.json, summary.md, report.html, history.jsonl,\nresults.bin (for vegeta report/plot) and repro.sh.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nExit codes: 0 clean, 1 violations found, 2 cannot run or inconclusive (checker timed out).\n")
+		fmt.Fprintf(fs.Output(), "\nExit codes: 0 clean, 1 violations found, 2 cannot run or inconclusive (checker timed out).\n")
 	}
-	if done, code := parseFlags(fs, args, stderr); done {
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
 	if *list {
@@ -59,7 +55,13 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
 		return exitCannotRun
 	}
-	tg, ok := targetFromFlags(ctx, "race", *tgt, *topo, *masterKey, *faults, *replicas, stderr)
+	if tf.cacheTTL == nil && sc.Pacer.Type == scenarios.PacerTTLSweep && (tf.embedded() || strings.HasPrefix(tf.topo, "reference")) {
+		// The sweep times its writes by the TTL: a service keyrace starts
+		// gets the scenario's.
+		ttl := sc.Pacer.TTL.Std()
+		tf.cacheTTL = &ttl
+	}
+	tg, ok := tf.resolve(ctx, "race", stderr)
 	if !ok {
 		return exitCannotRun
 	}
@@ -68,7 +70,7 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if dir == "" {
 		dir = filepath.Join("runs", fmt.Sprintf("%s-%s", sc.Name, time.Now().Format("20060102-150405")))
 	}
-	res, code := race(ctx, raceRun{sc: sc, target: tg, faults: *faults, rate: *rate, duration: *duration, teams: *teams,
+	res, code := race(ctx, raceRun{sc: sc, target: tg, faults: tf.faults, rate: *rate, duration: *duration, teams: *teams,
 		seed: *seed, consistency: *consistency, unsafe: *unsafe, dir: dir, disrupt: *disrupt}, stdout, stderr)
 	_ = res
 	return code
@@ -147,7 +149,7 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 	}
 	in := runfolder.Input{History: o.History, Result: o.Check, Facts: runfolder.Facts{
 		Description: o.Scenario.Description, Start: o.Started, Elapsed: o.Elapsed, Rate: o.Rate, Pacer: o.Pacer,
-		Duration: o.Duration, Teams: len(o.Teams), Faults: faults, Version: version,
+		Duration: o.Duration, Teams: len(o.Teams), Faults: faults, Version: version, Serve: serveOf(r.target),
 	}}
 	if err := runfolder.Write(r.dir, in); err != nil {
 		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
@@ -155,8 +157,7 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 	}
 	if !r.quiet {
 		printVerdict(stdout, o.Check, r.dir)
-		embedded := r.target.close != nil && r.target.topo == nil
-		printRepro(stdout, o.Check, r.dir, embedded, r.faults)
+		printRepro(stdout, o.Check, r.dir, serveOf(r.target))
 		fmt.Fprintf(stdout, "seed %d · %d ops in %.1fs (%.0f ops/s) · checked in %s\n", o.Header.Seed, o.Sent, o.Elapsed.Seconds(), o.Throughput, o.Check.CheckDuration.Round(time.Millisecond))
 		if o.CleanupError != "" {
 			fmt.Fprintf(stderr, "keyrace race: cleanup: %s\n", o.CleanupError)
@@ -196,8 +197,8 @@ func printVerdict(w io.Writer, res check.Result, dir string) {
 
 // printRepro says how to replay the first violation with repro.sh. An
 // embedded service is gone once the run ends, so the script then needs a
-// `keyrace serve` with the same faults to aim at.
-func printRepro(w io.Writer, res check.Result, dir string, embedded bool, faults string) {
+// keyrace serve with the same faults, replicas and TTL to aim at (serve).
+func printRepro(w io.Writer, res check.Result, dir string, serve *runfolder.Serve) {
 	script := filepath.Join(dir, runfolder.ReproFile)
 	if res.Verdict != check.VerdictViolation {
 		return
@@ -205,13 +206,21 @@ func printRepro(w io.Writer, res check.Result, dir string, embedded bool, faults
 	if _, err := os.Stat(script); err != nil {
 		return
 	}
-	if !embedded {
+	if serve == nil {
 		fmt.Fprintf(w, "reproduce: KEYRACE_MASTER_KEY=... bash %s\n", script)
 		return
 	}
-	fmt.Fprintf(w, "reproduce (the embedded service is gone; start one with the same faults):\n"+
-		"  keyrace serve --master-key sk-1234 --fault %s &\n"+
-		"  KEYRACE_TARGET=http://127.0.0.1:4000 KEYRACE_MASTER_KEY=sk-1234 bash %s\n", faults, script)
+	fmt.Fprintf(w, "reproduce (the embedded service is gone; start an equivalent one):\n"+
+		"  %s &\n"+
+		"  KEYRACE_TARGET=%s KEYRACE_MASTER_KEY=%s bash %s\n", serve.Command, strings.Join(serve.Targets, ","), serve.MasterKey, script)
+}
+
+// serveOf is the run-folder form of an embedded target's serve recipe.
+func serveOf(tg target) *runfolder.Serve {
+	if tg.Serve == nil {
+		return nil
+	}
+	return &runfolder.Serve{Command: tg.Serve.Command(), Targets: tg.Serve.URLs(), MasterKey: recipeKey}
 }
 
 func loadScenario(name, file string) (*scenarios.Scenario, error) {
@@ -254,19 +263,22 @@ func boolCode(ok bool) int {
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	consistency := fs.String("consistency", "", "re-check in this mode (default: the mode the run was recorded with)")
+	out := fs.String("out", "", "write the re-checked run folder here and leave RUN_DIR as it is (default: rewrite RUN_DIR's reports in place)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace report [--consistency MODE] RUN_DIR\n\nRe-checks the history.jsonl of a saved run folder and rewrites its summary,\nHTML report and repro.sh from the fresh verdict (e.g. after a checker fix).\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: keyrace report [--consistency MODE] [--out DIR] RUN_DIR\n\nRe-checks the history.jsonl of a saved run folder and rewrites its summary,\nHTML report and repro.sh from the fresh verdict (e.g. after a checker fix);\nwith --out, writes a new run folder instead and keeps RUN_DIR's verdict.\n\nFlags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nExit codes: 0 clean, 1 violations found, 2 cannot run or inconclusive.\n")
 	}
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return boolCode(errors.Is(err, flag.ErrHelp))
+	pos, done, code := parseInterspersed(fs, args, stdout, stderr)
+	if done {
+		return code
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "keyrace report: want one run folder, got %d argument(s)\n", len(pos))
 		fs.Usage()
 		return exitCannotRun
 	}
-	dir := fs.Arg(0)
+	dir := pos[0]
 	h, err := runfolder.LoadHistory(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrace report: %v\n", err)
@@ -281,14 +293,22 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "keyrace report: %v\n", err)
 		return exitCannotRun
 	}
-	res, err := runfolder.Rewrite(dir, check.Options{Consistency: m})
+	dst := dir
+	if *out != "" {
+		dst = *out
+	}
+	res, err := runfolder.RewriteTo(dir, dst, check.Options{Consistency: m})
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrace report: %v\n", err)
 		return exitCannotRun
 	}
 	fmt.Fprintf(stdout, "%s: %s scenario %s, seed %d, %d ops, consistency %s\n", dir, h.Header.Format, h.Header.Scenario, h.Header.Seed, len(h.Ops), m)
-	printVerdict(stdout, res, dir)
-	printRepro(stdout, res, dir, false, "")
+	printVerdict(stdout, res, dst)
+	var serve *runfolder.Serve
+	if sum, err := runfolder.LoadSummary(dst); err == nil {
+		serve = sum.Serve
+	}
+	printRepro(stdout, res, dst, serve)
 	_ = ctx
 	return verdictCode(res, stderr)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +12,7 @@ import (
 )
 
 func TestRaceCommand(t *testing.T) {
-	correct, faulty := t.TempDir(), t.TempDir()
+	correct, faulty, replicated := t.TempDir(), t.TempDir(), t.TempDir()
 	cases := []struct {
 		name     string
 		args     []string
@@ -26,6 +28,14 @@ func TestRaceCommand(t *testing.T) {
 		{"over the rate limit", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--rate", "100000", "--out", t.TempDir()}, exitCannotRun, "at most 2000"},
 		{"bad consistency", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--consistency", "eventual"}, exitCannotRun, "consistency"},
 		{"closed port", []string{"race", "--scenario", "warm-update", "--target", closedPort(t), "--master-key", "k", "--duration", "1s", "--out", t.TempDir()}, exitCannotRun, "target unreachable"},
+		// The hint to reproduce an embedded run starts an equivalent service:
+		// same replicas, same faults.
+		{"embedded replicas hint", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--replicas", "2", "--fault", "local-invalidation-only", "--duration", "2s", "--out", replicated},
+			exitViolation, "serve --master-key sk-1234 --replicas 2 --fault local-invalidation-only &\n  KEYRACE_TARGET=http://127.0.0.1:4000,http://127.0.0.1:4001 "},
+		// ttl-sweep times its writes by the TTL: the embedded service gets it.
+		{"ttl-sweep sets the embedded TTL", []string{"race", "--scenario", "ttl-sweep", "--target", "embedded", "--duration", "1s", "--out", t.TempDir()}, exitClean, "cache TTL 2s"},
+		{"cache TTL for a running proxy", []string{"race", "--scenario", "warm-update", "--target", closedPort(t), "--master-key", "k", "--cache-ttl", "2s"}, exitCannotRun, "--cache-ttl apply to --target embedded"},
+		{"help goes to stdout", []string{"race", "--help"}, exitClean, "Usage: keyrace race"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,5 +79,65 @@ func TestRaceCommand(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "report", t.TempDir()); code != exitCannotRun || !strings.Contains(errs, "history.jsonl") {
 		t.Fatalf("report of an empty folder: exit %d %s", code, errs)
+	}
+	md, err := os.ReadFile(filepath.Join(replicated, "summary.md"))
+	if err != nil || !strings.Contains(string(md), "--replicas 2 --fault local-invalidation-only &") ||
+		!strings.Contains(string(md), "KEYRACE_TARGET=http://127.0.0.1:4000,http://127.0.0.1:4001 KEYRACE_MASTER_KEY=sk-1234 bash repro.sh") {
+		t.Errorf("summary.md of an embedded run does not say how to start an equivalent service (%v):\n%s", err, md)
+	}
+
+	// Re-judging into another folder (flags after the folder) leaves the
+	// original verdict alone.
+	rejudged := filepath.Join(t.TempDir(), "bounded")
+	if code, out, errs := runCLI(t, "report", faulty, "--consistency", "bounded:1h", "--out", rejudged); code != exitClean || !strings.Contains(out, "verdict: ok") {
+		t.Fatalf("report --out in bounded:1h: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := runCLI(t, "report", faulty); code != exitViolation {
+		t.Fatalf("the original run lost its verdict after report --out: exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, f := range []string{"summary.json", "history.jsonl", "results.bin"} {
+		if _, err := os.Stat(filepath.Join(rejudged, f)); err != nil {
+			t.Errorf("report --out folder lacks %s: %v", f, err)
+		}
+	}
+	if code, _, errs := runCLI(t, "report", faulty, correct); code != exitCannotRun || !strings.Contains(errs, "want one run folder, got 2") {
+		t.Fatalf("report with two folders: exit %d %s", code, errs)
+	}
+}
+
+// TestVegetaReadsResults runs the vegeta CLI, built from the module keyrace
+// pins, on a run folder's results.bin: `vegeta report` must count every
+// request the run sent.
+func TestVegetaReadsResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the vegeta CLI")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "vegeta")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/tsenart/vegeta/v12").CombinedOutput(); err != nil {
+		t.Fatalf("build the vegeta CLI: %v\n%s", err, out)
+	}
+	if code, out, errs := runCLI(t, "race", "--scenario", "warm-update", "--target", "embedded", "--duration", "1s", "--out", dir); code != exitClean {
+		t.Fatalf("race: exit %d\n%s\n%s", code, out, errs)
+	}
+	var sum struct {
+		Ops int `json:"ops"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	out, err := exec.Command(bin, "report", "-type=json", filepath.Join(dir, "results.bin")).Output()
+	if err != nil {
+		t.Fatalf("vegeta report: %v", err)
+	}
+	var rep struct {
+		Requests uint64 `json:"requests"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("vegeta report -type=json: %v\n%s", err, out)
+	}
+	if rep.Requests == 0 || int(rep.Requests) != sum.Ops {
+		t.Fatalf("vegeta report counts %d requests, the run recorded %d operations", rep.Requests, sum.Ops)
 	}
 }

@@ -35,14 +35,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	})
 	models := fs.String("models", "", "comma-separated models the service serves (default $KEYRACE_MODELS, else "+strings.Join(refimpl.DefaultModels, ",")+")")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: keyrace serve [flags]\n\nRuns the reference team/key service: on an in-memory store, or on PostgreSQL when\nDATABASE_URL is set; with REDIS_URL or REDIS_HOST/REDIS_PORT(/REDIS_PASSWORD) its\nreplicas in separate processes keep their caches coherent through Redis.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: keyrace serve [flags]\n\nRuns the reference team/key service: on an in-memory store, or on PostgreSQL when\nDATABASE_URL is set; with REDIS_URL or REDIS_HOST/REDIS_PORT(/REDIS_PASSWORD) its\nreplicas in separate processes keep their caches coherent through Redis.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nFaults:\n")
+		fmt.Fprintf(fs.Output(), "\nFaults:\n")
 		for _, f := range refimpl.Faults {
-			fmt.Fprintf(stderr, "  %-26s %s\n  %-26s expect: %s\n", f.Name, f.Reproduces, "", f.Expectation)
+			fmt.Fprintf(fs.Output(), "  %-26s %s\n  %-26s expect: %s\n", f.Name, f.Reproduces, "", f.Expectation)
 		}
 	}
-	if done, code := parseFlags(fs, args, stderr); done {
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
 	cfg, err := serveConfig(*masterKey, *faults, ttl, *models)

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -29,10 +32,123 @@ type target struct {
 	MasterKey string
 	// Describe says what the target is, for banners and reports.
 	Describe string
+	// Serve is set for an embedded target: the `keyrace serve` command
+	// that starts an equivalent service once this one is gone, and the
+	// URLs it listens on (for reproduction hints).
+	Serve *serveRecipe
 	// topo is set when the target is a container topology keyrace started
 	// (and may therefore disrupt).
 	topo  *topology.Topology
 	close func()
+}
+
+// serveRecipe is how to stand up, by hand, the reference service an
+// embedded run used: same faults, replicas and cache TTL, on the default
+// port and a master key the hint names.
+type serveRecipe struct {
+	Replicas int
+	Faults   string         // fault spec, "" for the correct build
+	CacheTTL *time.Duration // nil: the default
+}
+
+// recipeKey is the master key reproduction hints give keyrace serve.
+const recipeKey = "sk-1234"
+
+// Command is the keyrace serve command line.
+func (r serveRecipe) Command() string {
+	cmd := selfName() + " serve --master-key " + recipeKey
+	if r.Replicas > 1 {
+		cmd += fmt.Sprintf(" --replicas %d", r.Replicas)
+	}
+	if r.CacheTTL != nil {
+		cmd += " --cache-ttl " + r.CacheTTL.String()
+	}
+	if r.Faults != "" {
+		cmd += " --fault " + r.Faults
+	}
+	return cmd
+}
+
+// URLs are the base URLs Command listens on (consecutive ports from
+// keyrace serve's default address).
+func (r serveRecipe) URLs() []string {
+	host, port, _ := net.SplitHostPort(refimpl.DefaultAddr)
+	p, _ := strconv.Atoi(port)
+	out := make([]string, max(r.Replicas, 1))
+	for i := range out {
+		out[i] = "http://" + net.JoinHostPort(host, strconv.Itoa(p+i))
+	}
+	return out
+}
+
+// plural is "1 replica", "3 replicas".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// selfName is how the user ran keyrace ("bin/keyrace", "keyrace"), so that
+// printed commands can be pasted as they are.
+func selfName() string {
+	if a := os.Args[0]; filepath.Base(a) == "keyrace" {
+		return a
+	}
+	return "keyrace"
+}
+
+// targetFlags are the flags every traffic command (check, race) shares to
+// say where its traffic goes.
+type targetFlags struct {
+	spec, topo, masterKey, faults string
+	replicas                      int
+	cacheTTL                      *time.Duration
+}
+
+// addTargetFlags registers the target flags on fs.
+func addTargetFlags(fs *flag.FlagSet) *targetFlags {
+	f := &targetFlags{}
+	fs.StringVar(&f.spec, "target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas of one deployment comma-separated (env KEYRACE_TARGET); 'embedded' starts the reference service in-process")
+	fs.StringVar(&f.masterKey, "master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
+	fs.StringVar(&f.topo, "topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2]")
+	fs.StringVar(&f.faults, "fault", "", "with --target embedded or --topology reference: faults of the reference service, e.g. stale-object-permission or invalidation-lag=5ms")
+	fs.IntVar(&f.replicas, "replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
+	fs.Func("cache-ttl", "with --target embedded or --topology reference: the reference service's cache TTL, e.g. 2s; 0 disables caching (default 60s; the ttl-sweep scenario sets its own)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("want a duration >= 0 such as 60s or 0")
+		}
+		f.cacheTTL = &d
+		return nil
+	})
+	return f
+}
+
+// embedded reports whether the flags ask for the in-process service.
+func (f *targetFlags) embedded() bool {
+	return f.topo == "" && strings.TrimSpace(f.spec) == embeddedTarget
+}
+
+// resolve starts or names the target; it prints why it cannot and returns
+// ok=false then.
+func (f *targetFlags) resolve(ctx context.Context, cmd string, stderr io.Writer) (target, bool) {
+	spec := f.spec
+	if f.topo != "" {
+		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
+			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", cmd)
+			return target{}, false
+		}
+		spec = topologyFlag(f.topo)
+	}
+	g := *f
+	g.spec = spec
+	tg, err := resolveTarget(ctx, g)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrace %s: %v\n", cmd, err)
+		return target{}, false
+	}
+	return tg, true
 }
 
 // Close releases what resolveTarget started.
@@ -43,14 +159,16 @@ func (t target) Close() {
 }
 
 // resolveTarget turns --target (URLs or "embedded") and --fault into a
-// target. Faults only apply to services keyrace starts itself.
-func resolveTarget(ctx context.Context, spec, masterKey, faults string, replicas int) (target, error) {
-	if strings.HasPrefix(strings.TrimSpace(spec), topologyPrefix) {
-		return startTopology(ctx, strings.TrimPrefix(strings.TrimSpace(spec), topologyPrefix), faults)
+// target. Faults and the cache TTL only apply to services keyrace starts
+// itself.
+func resolveTarget(ctx context.Context, f targetFlags) (target, error) {
+	spec := strings.TrimSpace(f.spec)
+	if strings.HasPrefix(spec, topologyPrefix) {
+		return startTopology(ctx, strings.TrimPrefix(spec, topologyPrefix), f.faults, f.cacheTTL)
 	}
-	if strings.TrimSpace(spec) != embeddedTarget {
-		if faults != "" {
-			return target{}, fmt.Errorf("--fault applies to --target %s or --topology only (a running proxy has the faults it has)", embeddedTarget)
+	if spec != embeddedTarget {
+		if f.faults != "" || f.cacheTTL != nil {
+			return target{}, fmt.Errorf("--fault and --cache-ttl apply to --target %s or --topology only (a running proxy has the faults and TTL it has)", embeddedTarget)
 		}
 		urls := splitTargets(spec)
 		if len(urls) == 0 {
@@ -64,27 +182,33 @@ func resolveTarget(ctx context.Context, spec, masterKey, faults string, replicas
 			}
 			seen[k] = true
 		}
-		return target{URLs: urls, MasterKey: masterKey, Describe: strings.Join(urls, ", ")}, nil
+		return target{URLs: urls, MasterKey: f.masterKey, Describe: strings.Join(urls, ", ")}, nil
 	}
-	set, params, err := refimpl.ParseFaultSpec(faults)
+	set, params, err := refimpl.ParseFaultSpec(f.faults)
 	if err != nil {
 		return target{}, fmt.Errorf("--fault: %w", err)
 	}
-	if replicas < 1 {
-		return target{}, fmt.Errorf("--replicas %d: want at least 1", replicas)
+	if f.replicas < 1 {
+		return target{}, fmt.Errorf("--replicas %d: want at least 1", f.replicas)
 	}
-	if err := set.CheckReplicas(replicas); err != nil {
+	if err := set.CheckReplicas(f.replicas); err != nil {
 		return target{}, fmt.Errorf("--fault: %w: add --replicas 2", err)
 	}
-	rs, err := refimpl.StartReplicas(replicas, refimpl.Config{MasterKey: embeddedKey, Faults: set, InvalidationLag: params.InvalidationLag})
+	rs, err := refimpl.StartReplicas(f.replicas, refimpl.Config{MasterKey: embeddedKey, Faults: set, InvalidationLag: params.InvalidationLag, CacheTTL: f.cacheTTL})
 	if err != nil {
 		return target{}, err
 	}
-	desc := fmt.Sprintf("embedded reference service (%d replica(s), %s)", replicas, buildName(set))
+	build := buildName(set)
 	if spec := set.Spec(params); spec != "" {
-		desc = fmt.Sprintf("embedded reference service (%d replica(s), faults %s)", replicas, spec)
+		build = "faults " + spec
 	}
-	return target{URLs: rs.URLs(), MasterKey: embeddedKey, Describe: desc, close: func() { _ = rs.Close() }}, nil
+	desc := fmt.Sprintf("embedded reference service (%s, %s", plural(f.replicas, "replica"), build)
+	if f.cacheTTL != nil {
+		desc += ", cache TTL " + f.cacheTTL.String()
+	}
+	desc += ")"
+	return target{URLs: rs.URLs(), MasterKey: embeddedKey, Describe: desc, close: func() { _ = rs.Close() },
+		Serve: &serveRecipe{Replicas: f.replicas, Faults: set.Spec(params), CacheTTL: f.cacheTTL}}, nil
 }
 
 // topologyPrefix marks a --target that --topology produced.
@@ -102,7 +226,7 @@ func topologyFlag(topo string) string {
 // startTopology starts a testcontainers topology from "KIND?key=value&...":
 // reference?replicas=3&ttl=60s&fault=local-invalidation-only, or
 // litellm?image=<image>&replicas=2&redis=true.
-func startTopology(ctx context.Context, spec, faults string) (target, error) {
+func startTopology(ctx context.Context, spec, faults string, cacheTTL *time.Duration) (target, error) {
 	kind, query, _ := strings.Cut(spec, "?")
 	q, err := url.ParseQuery(query)
 	if err != nil {
@@ -114,10 +238,21 @@ func startTopology(ctx context.Context, spec, faults string) (target, error) {
 			return target{}, fmt.Errorf("--topology %q: replicas must be 1..9", spec)
 		}
 	}
-	var ttl time.Duration
 	if v := q.Get("ttl"); v != "" {
-		if ttl, err = time.ParseDuration(v); err != nil || ttl < 0 {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
 			return target{}, fmt.Errorf("--topology %q: ttl must be a duration such as 60s", spec)
+		}
+		if cacheTTL != nil && *cacheTTL != d {
+			return target{}, fmt.Errorf("--topology %q and --cache-ttl %s disagree: give the TTL once", spec, cacheTTL)
+		}
+		cacheTTL = &d
+	}
+	var ttl time.Duration // the topology's default
+	if cacheTTL != nil {
+		ttl = *cacheTTL
+		if ttl == 0 {
+			ttl = topology.NoCache
 		}
 	}
 	if f := q.Get("fault"); f != "" {
@@ -188,23 +323,4 @@ func (d disruptor) Kill(ctx context.Context, i int) error { _, err := d.t.Kill(c
 func (d disruptor) Restart(ctx context.Context, i int) error {
 	_, err := d.t.Restart(ctx, i)
 	return err
-}
-
-// targetFromFlags resolves the --target / --topology / --fault / --replicas
-// flags every traffic command shares; it prints why it cannot and returns
-// ok=false then.
-func targetFromFlags(ctx context.Context, cmd, spec, topo, masterKey, faults string, replicas int, stderr io.Writer) (target, bool) {
-	if topo != "" {
-		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
-			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", cmd)
-			return target{}, false
-		}
-		spec = topologyFlag(topo)
-	}
-	tg, err := resolveTarget(ctx, spec, masterKey, faults, replicas)
-	if err != nil {
-		fmt.Fprintf(stderr, "keyrace %s: %v\n", cmd, err)
-		return target{}, false
-	}
-	return tg, true
 }

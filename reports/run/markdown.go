@@ -96,7 +96,12 @@ func writeMarkdown(w io.Writer, in Input, s Summary, feat *check.Violation, hasR
 	}
 	if hasRepro {
 		p("\n### Reproduce\n\n`repro.sh` in this folder replays the violation above with fresh ids (it creates and deletes its own team):\n\n")
-		p("```sh\nKEYRACE_TARGET=%s KEYRACE_MASTER_KEY=<master key> bash repro.sh\n```\n\n", shellWord(strings.Join(s.Target, ",")))
+		if sv := s.Serve; sv != nil {
+			p("The run's target was a reference service inside keyrace, gone since the run ended; start an equivalent one first:\n\n")
+			p("```sh\n%s &\nKEYRACE_TARGET=%s KEYRACE_MASTER_KEY=%s bash repro.sh\n```\n\n", sv.Command, shellWord(strings.Join(sv.Targets, ",")), shellWord(sv.MasterKey))
+		} else {
+			p("```sh\nKEYRACE_TARGET=%s KEYRACE_MASTER_KEY=<master key> bash repro.sh\n```\n\n", shellWord(strings.Join(s.Target, ",")))
+		}
 		p("It prints both responses and `REPRODUCED` (exit 1) or `not reproduced` (exit 0); 125 when it could not run, so it works with `git bisect run`.\n")
 	}
 
@@ -104,7 +109,7 @@ func writeMarkdown(w io.Writer, in Input, s Summary, feat *check.Violation, hasR
 	p("- `report.html`: latency and violation timelines, staleness per team, every violation with its evidence, porcupine's view of the first failing team\n")
 	p("- `summary.json`: this summary for machines (first %d violations with evidence)\n", EvidenceLimit)
 	p("- `history.jsonl`: every operation; `keyrace report <this folder>` re-checks it and rewrites these files\n")
-	p("- `results.bin`: vegeta's raw results: `vegeta report results.bin`, `vegeta plot results.bin > plot.html` (or `go tool vegeta ...`)\n")
+	p("- `results.bin`: vegeta's raw results: `vegeta report results.bin`, `vegeta plot results.bin > plot.html` (without the vegeta CLI: `go run github.com/tsenart/vegeta/v12@v12.13.0 report results.bin`)\n")
 	return b.Flush()
 }
 
@@ -135,7 +140,7 @@ func writeMarkdownViolation(p func(string, ...any), e Evidence, first bool) {
 func loadText(s Summary) string {
 	var parts []string
 	if s.TargetRatePerS > 0 {
-		parts = append(parts, fmt.Sprintf("%g req/s", s.TargetRatePerS))
+		parts = append(parts, fmt.Sprintf("%g req/s paced (flow decisions and warm traffic come on top)", s.TargetRatePerS))
 	}
 	if s.Pacer != "" {
 		parts = append(parts, "pacer "+s.Pacer)

@@ -76,6 +76,21 @@ type Facts struct {
 	Faults string
 	// Version is the keyrace version that ran.
 	Version string
+	// Serve is set for a run against a reference service started
+	// in-process (gone once the run ended): the reproduction hints aim
+	// repro.sh at an equivalent one started by hand.
+	Serve *Serve
+}
+
+// Serve is how to start by hand the equivalent of a run's in-process
+// reference service.
+type Serve struct {
+	// Command is the keyrace serve command line.
+	Command string `json:"command"`
+	// Targets are the base URLs it listens on.
+	Targets []string `json:"targets"`
+	// MasterKey is the master key Command gives the service.
+	MasterKey string `json:"master_key"`
 }
 
 // Write creates dir if needed and writes history.jsonl, summary.json,
@@ -83,7 +98,7 @@ type Facts struct {
 // run has no violation a request sequence can reproduce). It never writes results.bin. Files
 // are replaced atomically, so a reader never sees a half-written one.
 func Write(dir string, in Input) error {
-	return write(dir, in, true)
+	return write(dir, in, true, false)
 }
 
 // Recheck loads dir's history.jsonl and checks it again with opts (used as
@@ -103,19 +118,46 @@ func Recheck(dir string, opts check.Options) (check.Result, history.History, err
 // history.jsonl is fine: the facts are then unknown). history.jsonl is left
 // untouched. It backs `keyrace report DIR`.
 func Rewrite(dir string, opts check.Options) (check.Result, error) {
-	res, h, err := Recheck(dir, opts)
+	return RewriteTo(dir, dir, opts)
+}
+
+// RewriteTo is Rewrite that leaves src as it is and writes the re-checked
+// run folder to dst, history.jsonl and results.bin included, so that a run
+// can be judged again (in another consistency mode, say) without losing its
+// original verdict. dst == src is Rewrite. It backs `keyrace report --out`.
+func RewriteTo(src, dst string, opts check.Options) (check.Result, error) {
+	res, h, err := Recheck(src, opts)
 	if err != nil {
 		return res, err
 	}
-	facts, err := loadFacts(dir)
+	facts, err := loadFacts(src)
 	if err != nil {
 		return res, fmt.Errorf("rewrite: %w", err)
 	}
+	same := filepath.Clean(src) == filepath.Clean(dst)
 	in := Input{History: h, Result: res, Facts: facts}
-	if err := write(dir, in, false); err != nil {
+	if err := write(dst, in, !same, true); err != nil {
 		return res, fmt.Errorf("rewrite: %w", err)
 	}
+	if !same {
+		if err := copyFile(src, dst, ResultsFile); err != nil {
+			return res, fmt.Errorf("rewrite: %w", err)
+		}
+	}
 	return res, nil
+}
+
+// copyFile copies src/name to dst/name when src has it.
+func copyFile(src, dst, name string) error {
+	in, err := os.Open(filepath.Join(src, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return writeFile(dst, name, 0o644, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
 }
 
 // LoadHistory reads dir's history.jsonl, with errors that say which folder
@@ -183,7 +225,9 @@ func loadFacts(dir string) (Facts, error) {
 	return s.facts(), nil
 }
 
-func write(dir string, in Input, withHistory bool) error {
+// write writes the run folder's reports, and history.jsonl when
+// withHistory; rechecked marks the summary as rewritten by keyrace report.
+func write(dir string, in Input, withHistory, rechecked bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write run folder: %w", err)
 	}
@@ -196,7 +240,7 @@ func write(dir string, in Input, withHistory bool) error {
 		}
 	}
 	sum := Summarize(in)
-	sum.Rechecked = !withHistory
+	sum.Rechecked = rechecked
 	if err := writeFile(dir, SummaryFile, 0o644, func(w io.Writer) error { return writeSummaryJSON(w, sum) }); err != nil {
 		return err
 	}

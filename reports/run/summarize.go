@@ -27,6 +27,7 @@ func Summarize(in Input) Summary {
 		JointBounded:     res.JointBounded,
 		Faults:           f.Faults,
 		KeyraceVersion:   f.Version,
+		Serve:            f.Serve,
 		ElapsedMs:        ms(f.Elapsed),
 		DurationMs:       ms(f.Duration),
 		TargetRatePerS:   round3(f.Rate),
@@ -109,6 +110,7 @@ func (s Summary) facts() Facts {
 		Teams:       s.Teams,
 		Faults:      s.Faults,
 		Version:     s.KeyraceVersion,
+		Serve:       s.Serve,
 	}
 	if s.Start != nil {
 		f.Start = *s.Start

@@ -31,6 +31,9 @@ type Summary struct {
 	Faults string `json:"faults,omitempty"`
 	// KeyraceVersion is the keyrace version that ran.
 	KeyraceVersion string `json:"keyrace_version,omitempty"`
+	// Serve is set for a run against an in-process reference service: how
+	// to start an equivalent one to aim repro.sh at.
+	Serve *Serve `json:"serve,omitempty"`
 	// Start is the wall-clock time of op time 0 (RFC 3339), absent when unknown.
 	Start *time.Time `json:"start,omitempty"`
 	// ElapsedMs is the run's wall time; DurationMs the attack duration

@@ -32,11 +32,13 @@ func timelineChart(h history.History, res check.Result, total int) template.HTML
 
 	// Strip: every violation, merged per pixel column and kind.
 	top := 10.0
-	label := "all teams: " + countText(total)
+	// Two short lines: the gutter left of L holds about 22 characters.
+	count := countText(total)
 	if total > len(res.Violations) {
-		label = fmt.Sprintf("all teams: first %d of %d", len(res.Violations), total)
+		count = fmt.Sprintf("first %d of %d", len(res.Violations), total)
 	}
-	s.text(L-8, top+20, "end", "lane", label)
+	s.text(L-8, top+12, "end", "lane", "all teams")
+	s.text(L-8, top+26, "end", "tick", count)
 	s.rect(L, top, R-L, strip-14, "#fafafa", "")
 	seen := map[[2]int]bool{}
 	for _, v := range res.Violations {
