@@ -1,10 +1,14 @@
 package refimpl
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyrace/keyrace/client"
 	"github.com/keyrace/keyrace/wire"
@@ -41,6 +45,17 @@ func TestBadInput(t *testing.T) {
 		{"negative budget", "POST", "/team/update", `{"team_id":"t","max_budget":-1}`, testMasterKey, 400, client.VariantEnvelope, "max_budget cannot be negative. Received: -1.0"},
 		{"unknown team", "POST", "/team/update", `{"team_id":"nope","team_alias":"z"}`, testMasterKey, 404, client.VariantEnvelope, "Team not found, passed team_id=nope"},
 		{"oversized body", "POST", "/team/update", big, testMasterKey, 413, client.VariantEnvelope, "Request body too large"},
+		{"small value padded past the limit", "POST", "/team/update", `{"team_id":"t","team_alias":"pad"}` + strings.Repeat(" ", 5000) + "GARBAGE", testMasterKey, 413, client.VariantEnvelope, "Request body too large"},
+		{"trailing brackets", "POST", "/team/update", `{"team_id":"t","team_alias":"zz"}]]]`, testMasterKey, 422, client.VariantDetailList, "extra data after the JSON value"},
+		{"trailing braces", "POST", "/team/update", `{"team_id":"t","team_alias":"zz"}}}garbage`, testMasterKey, 422, client.VariantDetailList, "extra data after the JSON value"},
+		{"null in a list", "POST", "/team/update", `{"team_id":"t","models":[null]}`, testMasterKey, 422, client.VariantDetailList, "body.models.0: Input should be a valid string"},
+		{"null among groups", "POST", "/team/update", `{"team_id":"t","object_permission":{"mcp_access_groups":["G1",null]}}`, testMasterKey, 422, client.VariantDetailList, "body.object_permission.mcp_access_groups.1: Input should be a valid string"},
+		{"null in a key's list", "POST", "/key/generate", `{"team_id":"t","models":["m1",null]}`, testMasterKey, 422, client.VariantDetailList, "body.models.1: Input should be a valid string"},
+		{"null tool list", "POST", "/team/update", `{"team_id":"t","object_permission":{"mcp_tool_permissions":{"s1":null}}}`, testMasterKey, 422, client.VariantDetailList, "mcp_tool_permissions.s1: Input should be a valid list"},
+		{"miscased team_id is not team_id", "POST", "/team/update", `{"TEAM_ID":"t","team_alias":"z"}`, testMasterKey, 422, client.VariantDetailList, "body.team_id: Field required"},
+		{"budget out of range", "POST", "/team/update", `{"team_id":"t","max_budget":1e400}`, testMasterKey, 422, client.VariantDetailList, "max_budget: Input should be a finite number"},
+		{"huge negative budget in Python's notation", "POST", "/team/update", `{"team_id":"t","max_budget":-1e20}`, testMasterKey, 400, client.VariantEnvelope, "max_budget cannot be negative. Received: -1e+20"},
+		{"tiny negative budget in Python's notation", "POST", "/team/update", `{"team_id":"t","max_budget":-1e-7}`, testMasterKey, 400, client.VariantEnvelope, "max_budget cannot be negative. Received: -1e-07"},
 		{"no key", "POST", "/team/update", `{"team_id":"t","team_alias":"z"}`, "", 401, client.VariantEnvelope, wire.MsgNoAPIKey},
 		{"wrong key", "POST", "/team/update", `{"team_id":"t","team_alias":"z"}`, "sk-wrong", 401, client.VariantEnvelope, "Invalid proxy server token"},
 		{"duplicate team", "POST", "/team/new", `{"team_id":"t"}`, testMasterKey, 400, client.VariantEnvelope, wire.MsgTeamExists("t")},
@@ -91,6 +106,67 @@ func TestBadInput(t *testing.T) {
 	if ptr(a.TeamAlias) != ptr(b.TeamAlias) || !slices.Equal(a.Models, b.Models) || a.MaxBudget != nil ||
 		!slices.Equal(a.ObjectPermission.MCPAccessGroups, b.ObjectPermission.MCPAccessGroups) || len(after.Keys) != 0 {
 		t.Fatalf("bad input changed the team:\nbefore %+v\nafter  %+v (keys %d)", b, a, len(after.Keys))
+	}
+}
+
+// TestMiscasedFieldsAreIgnored: encoding/json would take "MCP_access_groups"
+// for mcp_access_groups; pydantic ignores a key that is not the field's
+// name, so the permission the body spells correctly is the one stored.
+func TestMiscasedFieldsAreIgnored(t *testing.T) {
+	_, c := startTest(t, Config{})
+	ctx := ctxT(t)
+	raw := `{"team_id":"ci","object_permission":{"mcp_access_groups":["G1"],"MCP_access_groups":["EVIL"]},"Team_Alias":"evil","metadata":{"Owner":"kept"}}`
+	status, body := rawRequest(t, c, "POST", "/team/new", raw)
+	if status != 200 {
+		t.Fatalf("team/new: %d %s", status, body)
+	}
+	info, _, err := c.TeamInfo(ctx, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := info.TeamInfo
+	if p := got.ObjectPermission; p == nil || !slices.Equal(p.MCPAccessGroups, []string{"G1"}) {
+		t.Errorf("stored groups %+v, want ['G1'] (the miscased key must be ignored)", p)
+	}
+	if got.TeamAlias != nil {
+		t.Errorf("team_alias %q taken from Team_Alias", *got.TeamAlias)
+	}
+	if got.Metadata["Owner"] != "kept" {
+		t.Errorf("metadata keys are data, not field names: %v", got.Metadata)
+	}
+}
+
+// TestIncompleteBodies: a body that ends before its declared length (client
+// half-closed) or declares more than the limit is refused, and nothing is
+// created.
+func TestIncompleteBodies(t *testing.T) {
+	_, c := startTest(t, Config{MaxBody: 4096})
+	addr := strings.TrimPrefix(c.BaseURL(), "http://")
+	send := func(head, body string) string {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "POST /team/new HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n%s\r\n%s", testMasterKey, head, body)
+		_ = conn.(*net.TCPConn).CloseWrite()
+		reply, _ := io.ReadAll(conn)
+		line, _, _ := strings.Cut(string(reply), "\r\n")
+		return line
+	}
+	cases := []struct{ name, head, body, status string }{
+		{"short of its Content-Length", "Content-Length: 100\r\n", `{"team_id":"cut1"}`, "400"},
+		{"chunk cut short", "Transfer-Encoding: chunked\r\n", "100\r\n" + `{"team_id":"cut2"}`, "400"},
+		{"declared over the limit", "Content-Length: 5000000\r\n", `{"team_id":"cut3"}`, "413"},
+	}
+	for i, tc := range cases {
+		if line := send(tc.head, tc.body); !strings.Contains(line, " "+tc.status+" ") {
+			t.Errorf("%s: status line %q, want %s", tc.name, line, tc.status)
+		}
+		if _, _, err := c.TeamInfo(ctxT(t), fmt.Sprintf("cut%d", i+1)); err == nil {
+			t.Errorf("%s: the team was created from an incomplete body", tc.name)
+		}
 	}
 }
 

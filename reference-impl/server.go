@@ -5,6 +5,7 @@
 package refimpl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,7 +233,9 @@ func (s *Server) Serve(ctx context.Context, addr string, ready func(net.Addr)) e
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// ReadTimeout bounds a whole request, body included: a client that
+	// stops sending mid-body cannot hold a connection (or a write) open.
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -325,33 +329,51 @@ func internal(err error) *apiError {
 	return &apiError{status: 500, typ: "internal_server_error", msg: "Internal server error: " + err.Error()}
 }
 
-// decode reads a JSON object body into v. Bodies over the limit get 413,
-// malformed JSON and wrong types get FastAPI's 422 detail list.
+// decode reads a JSON object body into v. Bodies over the limit get 413
+// and bodies that end early 400, before anything is decoded; malformed
+// JSON, trailing data and wrong types get FastAPI's 422 detail list (see
+// checkShape). Only a body read whole and valid reaches the handler.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) *apiError {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
-	dec := json.NewDecoder(body)
-	dec.UseNumber()
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, typ: "bad_request_error", param: paramNone,
+		msg: fmt.Sprintf("Request body too large: limit is %d bytes", s.cfg.MaxBody)}
+	if r.ContentLength > s.cfg.MaxBody {
+		return tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			return &apiError{status: http.StatusRequestEntityTooLarge, typ: "bad_request_error", param: paramNone,
-				msg: fmt.Sprintf("Request body too large: limit is %d bytes", s.cfg.MaxBody)}
-		case errors.Is(err, io.EOF):
+		if errors.As(err, &tooBig) {
+			return tooLarge
+		}
+		return badRequest("Could not read the request body: " + err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		if errors.Is(err, io.EOF) {
 			return missingField()
 		}
 		return jsonInvalid(err)
 	}
-	if dec.More() {
-		return jsonInvalid(errors.New("extra data after the JSON value"))
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return jsonInvalid(fmt.Errorf("extra data after the JSON value: %.20q", rest))
 	}
-	trimmed := strings.TrimSpace(string(raw))
-	if !strings.HasPrefix(trimmed, "{") {
+	obj, ok := tree.(map[string]any)
+	if !ok {
 		return unprocessable(validationIssue{Type: "model_attributes_type", Loc: []any{"body"},
-			Msg: "Input should be a valid dictionary or object to extract fields from", Input: json.RawMessage(raw)})
+			Msg: "Input should be a valid dictionary or object to extract fields from", Input: tree})
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	issue, changed := checkShape(obj, reflect.TypeOf(v).Elem(), []any{"body"})
+	if issue != nil {
+		return unprocessable(*issue)
+	}
+	if changed {
+		if body, err = json.Marshal(obj); err != nil {
+			return jsonInvalid(err)
+		}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			loc := []any{"body"}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -299,7 +298,7 @@ func memberRole(t Team, userID string) string {
 
 func checkBudget(b *float64) *apiError {
 	if b != nil && *b < 0 {
-		return badRequest("max_budget cannot be negative. Received: " + pyFloat(*b))
+		return badRequest("max_budget cannot be negative. Received: " + wire.PyFloat(*b))
 	}
 	return nil
 }
@@ -331,14 +330,6 @@ func firstError(errs ...*apiError) *apiError {
 }
 
 // pyFloat renders a float as Python's str() does for common values (-1.0).
-func pyFloat(f float64) string {
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if f == math.Trunc(f) && !math.IsInf(f, 0) {
-		s += ".0"
-	}
-	return s
-}
-
 func strPtr(s string) *string {
 	if s == "" {
 		return nil

@@ -77,7 +77,7 @@ func checkMemberAddRequest(req *wire.TeamMemberAddRequest) *apiError {
 		return aerr
 	}
 	if b := req.MaxBudgetInTeam; b != nil && *b < 0 {
-		return badRequest("max_budget_in_team cannot be negative. Received: " + pyFloat(*b))
+		return badRequest("max_budget_in_team cannot be negative. Received: " + wire.PyFloat(*b))
 	}
 	return nil
 }

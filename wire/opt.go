@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 )
 
 // Opt is a request field whose presence matters: it is either omitted (the
@@ -62,3 +63,7 @@ func (o *Opt[T]) UnmarshalJSON(b []byte) error {
 	o.null = false
 	return json.Unmarshal(b, &o.v)
 }
+
+// ElemType returns T: request validation looks through an Opt at the type
+// it holds.
+func (Opt[T]) ElemType() reflect.Type { return reflect.TypeFor[T]() }

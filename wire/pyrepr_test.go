@@ -16,6 +16,19 @@ func TestPyStr(t *testing.T) {
 		{"line\nbreak\ttab", `'line\nbreak\ttab'`},
 		{"bell\x07", `'bell\x07'`},
 		{"naïve", `'naïve'`},
+		// Python escapes what str.isprintable() refuses (values from
+		// CPython 3.11's repr).
+		{"a\u00a0b", `'a\xa0b'`},
+		{"c\u2028d", `'c\u2028d'`},
+		{"e\u200bf", `'e\u200bf'`},
+		{"g\u0085h", `'g\x85h'`},
+		{"i\u00adj", `'i\xadj'`},
+		{"k\ufffdl", "'k\ufffdl'"},
+		{"\x00\x7f", `'\x00\x7f'`},
+		{"emoji\U0001F600", "'emoji\U0001F600'"},
+		{"priv\ue000", `'priv\ue000'`},
+		{"\U000e0001tag", `'\U000e0001tag'`},
+		{"ZW\u200djoin", `'ZW\u200djoin'`},
 	}
 	for _, c := range cases {
 		if got := PyStr(c.in); got != c.want {
