@@ -89,6 +89,10 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 // BaseURL returns the URL the client talks to.
 func (c *Client) BaseURL() string { return c.base }
 
+// HTTP returns the *http.Client c sends with (its timeout included), for
+// requests that need headers Do does not set.
+func (c *Client) HTTP() *http.Client { return c.http }
+
 // WithKey returns a copy of c that authenticates with key.
 func (c *Client) WithKey(key string) *Client {
 	cp := *c

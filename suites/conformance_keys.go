@@ -2,6 +2,7 @@ package suites
 
 import (
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -69,8 +70,10 @@ func init() {
 				if c.header != "" {
 					req.Header.Set(c.header, c.value)
 				}
-				resp, err := http.DefaultClient.Do(req)
-				Expect(err).NotTo(HaveOccurred())
+				resp, err := env.Writer().HTTP().Do(req)
+				if err != nil {
+					Must(fmt.Errorf("GET /key/info: %w: %w", client.ErrUnreachable, err), nil, "401 for %s %q", c.header, c.value)
+				}
 				body := readBody(resp)
 				e := client.ParseError(resp.StatusCode, body)
 				Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "%s %q: %s", c.header, c.value, body)

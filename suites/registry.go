@@ -186,3 +186,12 @@ func joinFeatures(fs []FeatureName) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// tierNames lists the tiers, for messages.
+func tierNames() string {
+	names := make([]string, len(Tiers))
+	for i, t := range Tiers {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}

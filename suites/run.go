@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -115,6 +116,14 @@ func prepare(cfg Config) (Config, *Env, error) {
 	}
 	if cfg.Consistency == "" {
 		cfg.Consistency = "strict"
+	}
+	if cfg.LabelFilter != "" {
+		if _, err := types.ParseLabelFilter(cfg.LabelFilter); err != nil {
+			return cfg, nil, fmt.Errorf("label filter %q: %s", cfg.LabelFilter, labelFilterError(err))
+		}
+	}
+	if cfg.Repeat < 0 {
+		return cfg, nil, fmt.Errorf("repeat %d: want 0 or more", cfg.Repeat)
 	}
 	if cfg.Features == nil {
 		cfg.Features, _ = ParseFeatures("core")
@@ -238,6 +247,11 @@ var _ = Describe("keyrace", func() {
 					if missing := missingFeatures(s); len(missing) > 0 {
 						Skip(unsupportedPrefix + strings.Join(missing, ", "))
 					}
+					if err := cannotRunErr(); err != nil {
+						// The run cannot be judged any more (exit 2): waiting
+						// out every request timeout would only delay saying so.
+						Skip("not run: the target stopped answering earlier: " + err.Error())
+					}
 					s.Run(ctx, env)
 				})
 			}
@@ -291,13 +305,36 @@ var _ = ReportAfterSuite("keyrace reports", func(r Report) {
 	if active.OutDir == "" {
 		return
 	}
-	Expect(writeReports(active.OutDir, r, outcome.Report)).To(Succeed())
+	if err := writeReports(active.OutDir, r, outcome.Report); err != nil && outcome.CannotRun == nil {
+		outcome.CannotRun = fmt.Errorf("write the reports to %s: %w", active.OutDir, err)
+	}
 })
+
+// cannotRunErr is the first failure that says nothing about the target's
+// correctness, or nil.
+func cannotRunErr() error {
+	cannotRun.Lock()
+	defer cannotRun.Unlock()
+	return cannotRun.err
+}
+
+// labelFilterError is the first line of Ginkgo's label-filter error, without
+// its colour codes.
+func labelFilterError(err error) string {
+	msg := err.Error()
+	if e, ok := err.(types.GinkgoError); ok {
+		msg = e.Heading + ": " + e.Message
+	}
+	msg = regexp.MustCompile(`\x1b\[[0-9;]*m|\{\{[a-z/]*\}\}`).ReplaceAllString(msg, "")
+	return strings.Join(strings.Fields(msg), " ")
+}
 
 // buildOutcome turns Ginkgo's report into keyrace's.
 func buildOutcome(r Report) Outcome {
 	var outs []reports.SpecOutcome
 	var failed []string
+	var interrupted error
+	judged := 0 // specs that ran to a verdict or were found unsupported
 	for _, sr := range r.SpecReports {
 		if sr.LeafNodeType != types.NodeTypeIt {
 			continue
@@ -314,6 +351,11 @@ func buildOutcome(r Report) Outcome {
 			o.Features = append(o.Features, string(FeatureMultiReplica))
 		}
 		switch {
+		case sr.State.Is(types.SpecStateInterrupted | types.SpecStateAborted | types.SpecStateTimedout):
+			// Stopped from outside (Ctrl-C, the suite's time limit): the
+			// target was not judged, so this is not a failure of it.
+			interrupted = fmt.Errorf("%s was %s before it could judge the target", s.Name, sr.State)
+			o.State = reports.StateSkipped
 		case sr.State == types.SpecStatePassed:
 			o.State = reports.StatePassed
 		case sr.State == types.SpecStateSkipped && strings.HasPrefix(sr.Failure.Message, unsupportedPrefix):
@@ -323,6 +365,9 @@ func buildOutcome(r Report) Outcome {
 		default:
 			o.State = reports.StateFailed
 			failed = append(failed, s.Name)
+		}
+		if o.State != reports.StateSkipped {
+			judged++
 		}
 		outs = append(outs, o)
 	}
@@ -337,9 +382,15 @@ func buildOutcome(r Report) Outcome {
 		ConsistencyMode: active.Consistency, Replicas: len(env.Replicas), Profiles: profiles,
 		Summary: reports.Summarize(profiles),
 	}
-	cannotRun.Lock()
-	defer cannotRun.Unlock()
-	return Outcome{Report: rep, Failed: failed, CannotRun: cannotRun.err}
+	why := cannotRunErr()
+	switch {
+	case why != nil:
+	case interrupted != nil:
+		why = interrupted
+	case judged == 0:
+		why = fmt.Errorf("no spec ran: the label filter %q selects none (tiers: %s; profiles: core, extended; slow)", active.LabelFilter, tierNames())
+	}
+	return Outcome{Report: rep, Failed: failed, CannotRun: why}
 }
 
 func writeReports(dir string, r Report, rep reports.ConformanceReport) error {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -46,6 +47,16 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if _, err := check.ParseMode(*consistency); err != nil {
 		fmt.Fprintf(stderr, "keyrace check: --consistency: %v\n", err)
+		return exitCannotRun
+	}
+	if *out != "" {
+		if err := writableDir(*out); err != nil {
+			fmt.Fprintf(stderr, "keyrace check: --out: %v\n", err)
+			return exitCannotRun
+		}
+	}
+	if tf.replicas != 1 && !tf.embedded() {
+		fmt.Fprintf(stderr, "keyrace check: --replicas applies to --target embedded only (list the replicas of a running proxy in --target)\n")
 		return exitCannotRun
 	}
 	tg, ok := tf.resolve(ctx, "check", stderr)
@@ -101,6 +112,20 @@ func reportOutcome(res suites.Outcome, out string, stdout, stderr io.Writer) int
 		return exitViolation
 	}
 	return exitClean
+}
+
+// writableDir makes dir if needed and checks that files can be created in
+// it, so that a run does not end in reports it cannot write.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".keyrace-probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func featureList(fs []suites.FeatureName) string {

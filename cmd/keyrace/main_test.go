@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,24 @@ func TestCheckExitCodes(t *testing.T) {
 		_, _ = w.Write([]byte("<html>hello</html>"))
 	}))
 	t.Cleanup(garbage.Close)
+	// A proxy that never answers one endpoint: the run must end (exit 2)
+	// within the request timeout, not wait forever.
+	hangSvc, err := refimpl.New(refimpl.Config{MasterKey: "sk-cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/key/info" {
+			<-r.Context().Done()
+			return
+		}
+		hangSvc.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hanging.Close)
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name     string
@@ -95,6 +114,12 @@ func TestCheckExitCodes(t *testing.T) {
 		{"no target", []string{"check", "--master-key", "sk-cli"}, exitCannotRun, "no target"},
 		{"bad URL", []string{"check", "--target", "localhost:4000", "--master-key", "sk-cli"}, exitCannotRun, "want an http(s)://host:port URL"},
 		{"unknown flag", []string{"check", "--nope"}, exitCannotRun, "flag provided but not defined"},
+		{"a target that stops answering", []string{"check", "--target", hanging.URL, "--master-key", "sk-cli", "--timeout", "1s"}, exitCannotRun, "Client.Timeout exceeded"},
+		{"bad label filter", []string{"check", "--target", correct, "--master-key", "sk-cli", "--label-filter", "((("}, exitCannotRun, "Mismatched '('"},
+		{"label filter selecting nothing", []string{"check", "--target", correct, "--master-key", "sk-cli", "--label-filter", "no-such-label"}, exitCannotRun, "selects none"},
+		{"reports cannot be written", []string{"check", "--target", correct, "--master-key", "sk-cli", "--out", file}, exitCannotRun, "--out"},
+		{"negative repeat", []string{"check", "--target", correct, "--master-key", "sk-cli", "--repeat", "-1"}, exitCannotRun, "want 0 or more"},
+		{"replicas of a running proxy", []string{"check", "--target", correct, "--master-key", "sk-cli", "--replicas", "2"}, exitCannotRun, "--replicas applies to --target embedded only"},
 		{"unknown command", []string{"frobnicate"}, exitCannotRun, "unknown command"},
 		{"help", []string{"--help"}, exitClean, "Exit codes"},
 	}
