@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,6 +236,30 @@ func (c *Client) DeleteKeys(ctx context.Context, keys ...string) (wire.DeleteKey
 func (c *Client) Liveliness(ctx context.Context) (*Exchange, error) {
 	var s any
 	return c.Do(ctx, http.MethodGet, "/health/liveliness", nil, nil, &s)
+}
+
+// Preflight checks that c talks to a LiteLLM-compatible proxy that takes
+// its key: /health/liveliness answers, and /team/info for a team that
+// cannot exist is a 404 in a known envelope (not a 200 that would make
+// every answer look like a grant, not a 401). The error says which.
+func (c *Client) Preflight(ctx context.Context) error {
+	if _, err := c.Liveliness(ctx); err != nil {
+		if errors.Is(err, ErrUnreachable) {
+			return fmt.Errorf("%s is not reachable: %w", c.BaseURL(), err)
+		}
+		return fmt.Errorf("%s does not answer GET /health/liveliness like a LiteLLM proxy: %w", c.BaseURL(), err)
+	}
+	_, _, err := c.TeamInfo(ctx, "keyrace-preflight-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	ae, isAPI := AsAPIError(err)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%s answered /team/info for a team that cannot exist", c.BaseURL())
+	case isAPI && ae.Status == 401:
+		return fmt.Errorf("%s refused the master key: %s", c.BaseURL(), ae.Message)
+	case isAPI && ae.Status == 404 && ae.Variant != VariantUnparsed:
+		return nil
+	}
+	return fmt.Errorf("%s answered GET /team/info unlike a LiteLLM proxy: %w", c.BaseURL(), err)
 }
 
 // Readiness calls GET /health/readiness and returns its JSON object.

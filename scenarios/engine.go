@@ -165,6 +165,7 @@ func (e *engine) traffic(ctx context.Context) {
 		atk := vegeta.NewAttacker(vegeta.Client(e.hc), vegeta.MaxBody(maxBody),
 			vegeta.Workers(4), vegeta.MaxWorkers(maxWorkers))
 		atks = append(atks, atk)
+		p = boundedPacer{p: p, du: e.st.duration, stop: e.stop}
 		results := atk.Attack(e.targeter(s), p, e.st.duration, string(s))
 		loops.Add(1)
 		go func() {

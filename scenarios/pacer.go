@@ -135,3 +135,39 @@ func (p burstPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, boo
 
 // Rate implements vegeta.Pacer: the mean rate.
 func (p burstPacer) Rate(time.Duration) float64 { return p.rate }
+
+// boundedPacer keeps a slow pacer inside the run. Vegeta sleeps the wait a
+// pacer returns and Stop cannot cut that sleep short, so at a low rate an
+// attack would outlive its duration and ignore an interrupt. boundedPacer
+// stops the attack when the next hit would fall after du, and waits out
+// a long pause itself, giving up when stop is closed.
+type boundedPacer struct {
+	p    vegeta.Pacer
+	du   time.Duration
+	stop <-chan struct{}
+}
+
+// longWait is the longest pause left to Vegeta's uninterruptible sleep.
+const longWait = 50 * time.Millisecond
+
+// Pace implements vegeta.Pacer.
+func (b boundedPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	wait, stop := b.p.Pace(elapsed, hits)
+	if stop || (b.du > 0 && elapsed+wait > b.du) {
+		return 0, true
+	}
+	if wait <= longWait {
+		return wait, false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return 0, false
+	case <-b.stop:
+		return 0, true
+	}
+}
+
+// Rate implements vegeta.Pacer.
+func (b boundedPacer) Rate(elapsed time.Duration) float64 { return b.p.Rate(elapsed) }

@@ -179,7 +179,25 @@ func (e *engine) decision(op *history.Op, kind DecisionKind, code int, body []by
 		return
 	}
 	switch kind {
-	case DecideKeyGenerate, DecideMockChat:
+	case DecideKeyGenerate:
+		// A grant is a key: a 200 without one (HTML, {}, an echo) is not
+		// a proxy granting anything, and must not count as a privilege leak.
+		var k struct {
+			Key string `json:"key"`
+		}
+		if err := json.Unmarshal(body, &k); err != nil || !strings.HasPrefix(k.Key, "sk-") {
+			fail("a 2xx /key/generate answer without a key")
+			return
+		}
+		op.Outcome = history.Allowed
+	case DecideMockChat:
+		var c struct {
+			Choices []json.RawMessage `json:"choices"`
+		}
+		if err := json.Unmarshal(body, &c); err != nil || len(c.Choices) == 0 {
+			fail("a 2xx /v1/chat/completions answer without choices")
+			return
+		}
 		op.Outcome = history.Allowed
 	case DecideModels:
 		var l wire.ModelList

@@ -28,8 +28,8 @@ func (e *engine) setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := c.Liveliness(ctx); err != nil {
-			return fmt.Errorf("%s: %w", u, err)
+		if err := c.Preflight(ctx); err != nil {
+			return err
 		}
 		e.admin = append(e.admin, c)
 	}

@@ -174,6 +174,10 @@ func verdictCode(res check.Result, stderr io.Writer) int {
 	case check.VerdictViolation:
 		return exitViolation
 	}
+	if res.Inconclusive != "" {
+		fmt.Fprintf(stderr, "keyrace: inconclusive: %s\n", res.Inconclusive)
+		return exitCannotRun
+	}
 	fmt.Fprintf(stderr, "keyrace: the checker could not decide every team within its time limit (%d unknown): inconclusive\n", res.TeamsUnknown)
 	return exitCannotRun
 }

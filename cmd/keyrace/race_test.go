@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,8 @@ import (
 	"testing"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	refimpl "github.com/keyrace/keyrace/reference-impl"
 )
 
 func TestRaceCommand(t *testing.T) {
@@ -33,7 +37,7 @@ func TestRaceCommand(t *testing.T) {
 		{"embedded replicas hint", []string{"race", "--scenario", "warm-update", "--target", "embedded", "--replicas", "2", "--fault", "local-invalidation-only", "--duration", "2s", "--out", replicated},
 			exitViolation, "serve --master-key sk-1234 --replicas 2 --fault local-invalidation-only &\n  KEYRACE_TARGET=http://127.0.0.1:4000,http://127.0.0.1:4001 "},
 		// ttl-sweep times its writes by the TTL: the embedded service gets it.
-		{"ttl-sweep sets the embedded TTL", []string{"race", "--scenario", "ttl-sweep", "--target", "embedded", "--duration", "1s", "--out", t.TempDir()}, exitClean, "cache TTL 2s"},
+		{"ttl-sweep sets the embedded TTL", []string{"race", "--scenario", "ttl-sweep", "--target", "embedded", "--duration", "3s", "--out", t.TempDir()}, exitClean, "cache TTL 2s"},
 		{"cache TTL for a running proxy", []string{"race", "--scenario", "warm-update", "--target", closedPort(t), "--master-key", "k", "--cache-ttl", "2s"}, exitCannotRun, "--cache-ttl apply to --target embedded"},
 		{"help goes to stdout", []string{"race", "--help"}, exitClean, "Usage: keyrace race"},
 	}
@@ -139,5 +143,62 @@ func TestVegetaReadsResults(t *testing.T) {
 	}
 	if rep.Requests == 0 || int(rep.Requests) != sum.Ops {
 		t.Fatalf("vegeta report counts %d requests, the run recorded %d operations", rep.Requests, sum.Ops)
+	}
+}
+
+// TestRaceCannotJudge: a race against a target that gives it nothing to
+// judge, or answers that are not a proxy's, exits 2 — never 0 (clean) nor
+// 1 (a violation the target did not commit).
+func TestRaceCannotJudge(t *testing.T) {
+	// wrap serves the reference service except where bad answers for it.
+	wrap := func(bad func(w http.ResponseWriter, r *http.Request) bool) string {
+		svc, err := refimpl.New(refimpl.Config{MasterKey: "sk-cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !bad(w, r) {
+				svc.ServeHTTP(w, r)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	always200 := wrap(func(w http.ResponseWriter, r *http.Request) bool { _, _ = w.Write([]byte(`{}`)); return true })
+	emptyGrants := wrap(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/key/generate" {
+			return false
+		}
+		_, _ = w.Write([]byte(`{}`))
+		return true
+	})
+	failedWrites := wrap(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/team/update" {
+			return false
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	})
+	cases := []struct{ name, target, contains string }{
+		{"every answer 200 {}", always200, "answered GET /team/info unlike a LiteLLM proxy"},
+		{"grants without a key", emptyGrants, "inconclusive: no decision could be judged"},
+		{"no write acknowledged", failedWrites, "inconclusive: no write was acknowledged"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KEYRACE_TARGET", "")
+			code, out, errs := runCLI(t, "race", "--scenario", "warm-update", "--target", tc.target, "--master-key", "sk-cli", "--duration", "1s", "--out", t.TempDir())
+			if code != exitCannotRun || !strings.Contains(errs, tc.contains) {
+				t.Fatalf("exit %d (want %d), stderr lacks %q:\n%s\n%s", code, exitCannotRun, tc.contains, out, errs)
+			}
+		})
+	}
+	// A saved history with nothing in it proves nothing either.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(`{"format":"keyrace-history/v1"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runCLI(t, "report", dir); code != exitCannotRun || !strings.Contains(errs, "inconclusive") {
+		t.Fatalf("report of an empty history: exit %d\n%s\n%s", code, out, errs)
 	}
 }

@@ -149,8 +149,11 @@ func replicaAddrs(addr string, n int) ([]string, error) {
 		return nil, fmt.Errorf("--addr %q: %w", addr, err)
 	}
 	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port+n-1 > 65535 {
+	switch {
+	case err != nil || port < 0 || port > 65535:
 		return nil, fmt.Errorf("--addr %q: bad port", addr)
+	case port != 0 && port+n-1 > 65535:
+		return nil, fmt.Errorf("--addr %q with --replicas %d: the last replica would need port %d, past 65535", addr, n, port+n-1)
 	}
 	out := make([]string, n)
 	for i := range out {

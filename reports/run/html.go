@@ -138,6 +138,7 @@ func facts(s Summary) [][2]string {
 		}
 	}
 	add("scenario", s.Scenario)
+	add("inconclusive", s.Inconclusive)
 	add("seed", fmt.Sprint(s.Seed))
 	for i, t := range s.Target {
 		add(fmt.Sprintf("replica %d", i), t)

@@ -52,7 +52,10 @@ func writeMarkdown(w io.Writer, in Input, s Summary, feat *check.Violation, hasR
 	if s.Disagreements > 0 {
 		p("| checker disagreements | **%d** (a checker bug: please report it) |\n", s.Disagreements)
 	}
-	if s.Verdict == check.VerdictUnknown {
+	switch {
+	case s.Verdict == check.VerdictUnknown && s.Inconclusive != "":
+		p("\nInconclusive, neither pass nor fail: %s.\n", mdLine(s.Inconclusive))
+	case s.Verdict == check.VerdictUnknown:
 		p("\nThe checker ran out of time on %d teams: neither pass nor fail. Re-check with a larger timeout (`keyrace report`) or run a smaller scenario.\n", s.TeamsUnknown)
 	}
 

@@ -22,7 +22,9 @@ type latencyGroup struct {
 
 func (g *latencyGroup) add(op *history.Op) {
 	g.count++
-	if op.Outcome == history.Failed || op.Outcome == history.Unknown {
+	switch op.Outcome {
+	case history.Failed, history.Unknown, history.Rejected:
+		// As the race's live line counts them: no usable answer.
 		g.errors++
 	}
 	if returned(op) {

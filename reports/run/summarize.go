@@ -34,6 +34,7 @@ func Summarize(in Input) Summary {
 		Pacer:            f.Pacer,
 		Teams:            f.Teams,
 		Verdict:          res.Verdict,
+		Inconclusive:     res.Inconclusive,
 		ViolationsByKind: map[check.Kind]int{},
 		ViolationsKept:   len(res.Violations),
 		TeamsByVerdict:   map[check.Verdict]int{check.VerdictOK: 0, check.VerdictViolation: 0, check.VerdictUnknown: 0},

@@ -50,6 +50,9 @@ type Summary struct {
 
 	// Verdict is the checker's: ok, violation or unknown.
 	Verdict check.Verdict `json:"verdict"`
+	// Inconclusive says why a run without violations proves nothing
+	// (check.Result.Inconclusive); the verdict is then unknown.
+	Inconclusive string `json:"inconclusive,omitempty"`
 	// Violations is the number of violations; ViolationsByKind splits it
 	// (every kind present, zeros included).
 	Violations       int                `json:"violations"`

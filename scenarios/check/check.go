@@ -34,6 +34,7 @@ package check
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -105,9 +106,11 @@ func Check(h history.History, opts Options) Result {
 		Consistency:  opts.Consistency,
 		JointBounded: opts.JointBounded && opts.Consistency.Bound > 0,
 		Counts:       map[Kind]int{},
-		Ops:          in.ops,
-		Dropped:      in.dropped,
-		Invalid:      in.invalid,
+		Ops:             in.ops,
+		Dropped:         in.dropped,
+		Invalid:         in.invalid,
+		WritesAcked:     in.acked,
+		DecisionsJudged: in.judged,
 		Violations:   []Violation{},
 		Teams:        make([]TeamResult, len(in.parts)),
 	}
@@ -180,16 +183,36 @@ func Check(h history.History, opts Options) Result {
 	}
 	res.Violations = kept
 	res.ViolationsDropped = total - len(kept)
+	res.Inconclusive = inconclusive(in)
 	switch {
 	case total > 0:
 		res.Verdict = VerdictViolation
-	case res.TeamsUnknown > 0:
+	case res.TeamsUnknown > 0 || res.Inconclusive != "":
 		res.Verdict = VerdictUnknown
 	default:
 		res.Verdict = VerdictOK
 	}
 	res.CheckDuration = time.Since(start)
 	return res
+}
+
+// inconclusive says why a history cannot show the absence of stale
+// decisions, or "": no write was acknowledged (nothing to be stale about),
+// no decision was judged, or most operations failed or were unusable (a
+// broken target would otherwise pass).
+func inconclusive(in input) string {
+	lost := in.dropped + in.invalid
+	switch {
+	case in.ops+lost == 0:
+		return "the history holds no operation"
+	case in.acked == 0:
+		return fmt.Sprintf("no write was acknowledged (%d operations, %d failed or unusable)", in.ops+lost, lost)
+	case in.judged == 0:
+		return fmt.Sprintf("no decision could be judged (%d operations, %d failed or unusable)", in.ops+lost, lost)
+	case lost > in.ops:
+		return fmt.Sprintf("%d of %d operations failed or were unusable", lost, in.ops+lost)
+	}
+	return ""
 }
 
 // sortViolations orders violations by decision call time (then team,

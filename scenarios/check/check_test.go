@@ -342,8 +342,33 @@ func TestCheck(t *testing.T) {
 				b.add(history.Op{Team: T, Kind: history.Write, Endpoint: "/team/update", Call: ms(1), Return: ms(2),
 					Groups: []string{"G9"}, Outcome: history.Rejected, Status: 400})
 				b.deny(T, "G2", 0, 3, 4, "G1")
+				b.write(T, 0, 5, 6, "G1") // an acknowledged write, so the history can pass
+				b.deny(T, "G2", 0, 7, 8, "G1")
 			},
 			verdict: VerdictOK,
+		},
+		{
+			// Nothing was acknowledged: the run proves nothing either way.
+			name: "no acknowledged write is inconclusive",
+			build: func(b *hb) {
+				b.initial(T, "G1")
+				b.add(history.Op{Team: T, Kind: history.Write, Endpoint: "/team/update", Call: ms(1), Return: ms(2),
+					Groups: []string{"G9"}, Outcome: history.Rejected, Status: 400})
+				b.deny(T, "G2", 0, 3, 4, "G1")
+			},
+			verdict: VerdictUnknown,
+		},
+		{
+			name: "mostly failed decisions are inconclusive",
+			build: func(b *hb) {
+				b.initial(T, "G1")
+				b.write(T, 0, 0, 1, "G1", "G2")
+				b.allow(T, "G2", 0, 2, 3)
+				for i := range 3 {
+					b.failDecide(T, "G2", 0, float64(4+i))
+				}
+			},
+			verdict: VerdictUnknown,
 		},
 		{
 			name: "teams are independent",
@@ -493,8 +518,8 @@ func TestInvalidOpsAreCounted(t *testing.T) {
 	b.add(history.Op{Team: "team-1", Kind: history.Write, Call: ms(5), Return: ms(2), Outcome: history.OK})
 	b.deny("team-1", "G2", 0, 3, 4, "G1")
 	res := Check(b.h, Options{})
-	if res.Invalid != 3 || res.Ops != 1 || res.Verdict != VerdictOK {
-		t.Errorf("invalid %d ops %d verdict %s; want 3, 1, ok", res.Invalid, res.Ops, res.Verdict)
+	if res.Invalid != 3 || res.Ops != 1 || res.Verdict != VerdictUnknown || res.Inconclusive == "" {
+		t.Errorf("invalid %d ops %d verdict %s (%q); want 3, 1, unknown: most operations were unusable", res.Invalid, res.Ops, res.Verdict, res.Inconclusive)
 	}
 }
 
@@ -527,7 +552,7 @@ func TestMaxViolations(t *testing.T) {
 
 func TestEmptyHistory(t *testing.T) {
 	res := Check(history.History{Header: history.Header{Format: history.FormatV1}}, Options{})
-	if res.Verdict != VerdictOK || res.TeamsChecked != 0 || res.Violations == nil {
-		t.Errorf("empty history: %+v", res)
+	if res.Verdict != VerdictUnknown || res.Inconclusive == "" || res.TeamsChecked != 0 || res.Violations == nil {
+		t.Errorf("empty history: want unknown (it proves nothing), got %+v", res)
 	}
 }

@@ -161,6 +161,14 @@ type Result struct {
 	Ops     int `json:"ops"`
 	Dropped int `json:"dropped"`
 	Invalid int `json:"invalid"`
+	// WritesAcked counts the writes acknowledged with a success and
+	// DecisionsJudged the decisions and reads checked against them.
+	WritesAcked     int `json:"writes_acked"`
+	DecisionsJudged int `json:"decisions_judged"`
+	// Inconclusive says why a history without violations still proves
+	// nothing (no write acknowledged, no decision judged, most operations
+	// failed): the verdict is then unknown, never ok.
+	Inconclusive string `json:"inconclusive,omitempty"`
 	// TeamsChecked is the number of teams; TeamsUnknown those with an
 	// unknown verdict on some register.
 	TeamsChecked int `json:"teams_checked"`

@@ -20,6 +20,9 @@ type input struct {
 	ops            int
 	dropped        int
 	invalid        int
+	// acked counts writes acknowledged with a success; judged the
+	// decisions and reads kept (they are what the check judges).
+	acked, judged int
 }
 
 // part is one partition: the kept operations on one register of one team,
@@ -79,6 +82,14 @@ func split(h history.History) input {
 		}
 		(*dst).ops = append((*dst).ops, op)
 		in.ops++
+		switch op.Kind {
+		case history.Decide, history.ReadMembers:
+			in.judged++
+		default:
+			if !unknown {
+				in.acked++
+			}
+		}
 	}
 	if last == math.MinInt64 {
 		last = 0
