@@ -103,16 +103,16 @@ func Check(h history.History, opts Options) Result {
 	deadline := start.Add(opts.Timeout)
 	in := split(h)
 	res := Result{
-		Consistency:  opts.Consistency,
-		JointBounded: opts.JointBounded && opts.Consistency.Bound > 0,
-		Counts:       map[Kind]int{},
+		Consistency:     opts.Consistency,
+		JointBounded:    opts.JointBounded && opts.Consistency.Bound > 0,
+		Counts:          map[Kind]int{},
 		Ops:             in.ops,
 		Dropped:         in.dropped,
 		Invalid:         in.invalid,
 		WritesAcked:     in.acked,
 		DecisionsJudged: in.judged,
-		Violations:   []Violation{},
-		Teams:        make([]TeamResult, len(in.parts)),
+		Violations:      []Violation{},
+		Teams:           make([]TeamResult, len(in.parts)),
 	}
 	for _, k := range Kinds {
 		res.Counts[k] = 0
