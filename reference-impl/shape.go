@@ -2,7 +2,9 @@ package refimpl
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,11 +74,7 @@ func checkShape(v any, t reflect.Type, loc []any) (issue *validationIssue, chang
 			return shapeIssue("list_type", "Input should be a valid list", loc, v), false
 		}
 		for i, item := range items {
-			at := append(loc[:len(loc):len(loc)], i)
-			if item == nil && !nullable(t.Elem()) {
-				return nullIssue(t.Elem(), at), false
-			}
-			iss, ch := checkShape(item, t.Elem(), at)
+			iss, ch := checkElem(item, t.Elem(), loc, i)
 			if iss != nil {
 				return iss, false
 			}
@@ -87,12 +85,8 @@ func checkShape(v any, t reflect.Type, loc []any) (issue *validationIssue, chang
 		if !ok {
 			return shapeIssue("dict_type", "Input should be a valid dictionary", loc, v), false
 		}
-		for k, item := range m {
-			at := append(loc[:len(loc):len(loc)], k)
-			if item == nil && !nullable(t.Elem()) {
-				return nullIssue(t.Elem(), at), false
-			}
-			iss, ch := checkShape(item, t.Elem(), at)
+		for _, k := range slices.Sorted(maps.Keys(m)) { // the same error every time
+			iss, ch := checkElem(m[k], t.Elem(), loc, k)
 			if iss != nil {
 				return iss, false
 			}
@@ -104,7 +98,8 @@ func checkShape(v any, t reflect.Type, loc []any) (issue *validationIssue, chang
 			return shapeIssue("model_attributes_type", "Input should be a valid dictionary or object to extract fields from", loc, v), false
 		}
 		fields := fieldsOf(t)
-		for k, item := range m {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			item := m[k]
 			f, exact := fields.exact[k]
 			if !exact {
 				if fields.folds(k) {
@@ -121,6 +116,16 @@ func checkShape(v any, t reflect.Type, loc []any) (issue *validationIssue, chang
 		}
 	}
 	return nil, changed
+}
+
+// checkElem checks a list item or map value of type t at loc + key; null
+// is refused unless t can hold it.
+func checkElem(item any, t reflect.Type, loc []any, key any) (*validationIssue, bool) {
+	at := append(loc[:len(loc):len(loc)], key)
+	if item == nil && !nullable(t) {
+		return nullIssue(t, at), false
+	}
+	return checkShape(item, t, at)
 }
 
 // nullable reports whether null is a valid element of a list or map of t.
