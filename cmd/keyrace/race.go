@@ -149,7 +149,7 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 	}
 	in := runfolder.Input{History: o.History, Result: o.Check, Facts: runfolder.Facts{
 		Description: o.Scenario.Description, Start: o.Started, Elapsed: o.Elapsed, Rate: o.Rate, Pacer: o.Pacer,
-		Duration: o.Duration, Teams: len(o.Teams), Faults: faults, Version: version, Serve: serveOf(r.target),
+		Duration: o.Duration, Teams: len(o.Teams), Faults: faults, Version: version, Serve: r.target.Serve,
 	}}
 	if err := runfolder.Write(r.dir, in); err != nil {
 		fmt.Fprintf(stderr, "keyrace race: %v\n", err)
@@ -157,7 +157,7 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 	}
 	if !r.quiet {
 		printVerdict(stdout, o.Check, r.dir)
-		printRepro(stdout, o.Check, r.dir, serveOf(r.target))
+		printRepro(stdout, o.Check, r.dir, r.target.Serve)
 		fmt.Fprintf(stdout, "seed %d · %d ops in %.1fs (%.0f ops/s) · checked in %s\n", o.Header.Seed, o.Sent, o.Elapsed.Seconds(), o.Throughput, o.Check.CheckDuration.Round(time.Millisecond))
 		if o.CleanupError != "" {
 			fmt.Fprintf(stderr, "keyrace race: cleanup: %s\n", o.CleanupError)
@@ -217,14 +217,6 @@ func printRepro(w io.Writer, res check.Result, dir string, serve *runfolder.Serv
 	fmt.Fprintf(w, "reproduce (the embedded service is gone; start an equivalent one):\n"+
 		"  %s &\n"+
 		"  KEYRACE_TARGET=%s KEYRACE_MASTER_KEY=%s bash %s\n", serve.Command, strings.Join(serve.Targets, ","), serve.MasterKey, script)
-}
-
-// serveOf is the run-folder form of an embedded target's serve recipe.
-func serveOf(tg target) *runfolder.Serve {
-	if tg.Serve == nil {
-		return nil
-	}
-	return &runfolder.Serve{Command: tg.Serve.Command(), Targets: tg.Serve.URLs(), MasterKey: recipeKey}
 }
 
 func loadScenario(name, file string) (*scenarios.Scenario, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
+	runfolder "github.com/keyrace/keyrace/reports/run"
 	"github.com/keyrace/keyrace/topology"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 )
@@ -32,53 +33,39 @@ type target struct {
 	MasterKey string
 	// Describe says what the target is, for banners and reports.
 	Describe string
-	// Serve is set for an embedded target: the `keyrace serve` command
-	// that starts an equivalent service once this one is gone, and the
-	// URLs it listens on (for reproduction hints).
-	Serve *serveRecipe
+	// Serve is set for an embedded target: how to start an equivalent
+	// service by hand once this one is gone (for reproduction hints).
+	Serve *runfolder.Serve
 	// topo is set when the target is a container topology keyrace started
 	// (and may therefore disrupt).
 	topo  *topology.Topology
 	close func()
 }
 
-// serveRecipe is how to stand up, by hand, the reference service an
-// embedded run used: same faults, replicas and cache TTL, on the default
-// port and a master key the hint names.
-type serveRecipe struct {
-	Replicas int
-	Faults   string         // fault spec, "" for the correct build
-	CacheTTL *time.Duration // nil: the default
-}
-
 // recipeKey is the master key reproduction hints give keyrace serve.
 const recipeKey = "sk-1234"
 
-// Command is the keyrace serve command line.
-func (r serveRecipe) Command() string {
+// serveRecipe is the keyrace serve command that stands up, by hand, the
+// equivalent of an embedded service (same replicas, faults and cache TTL,
+// on keyrace serve's default address), and the URLs it listens on.
+func serveRecipe(replicas int, faults string, ttl *time.Duration) *runfolder.Serve {
 	cmd := selfName() + " serve --master-key " + recipeKey
-	if r.Replicas > 1 {
-		cmd += fmt.Sprintf(" --replicas %d", r.Replicas)
+	if replicas > 1 {
+		cmd += fmt.Sprintf(" --replicas %d", replicas)
 	}
-	if r.CacheTTL != nil {
-		cmd += " --cache-ttl " + r.CacheTTL.String()
+	if ttl != nil {
+		cmd += " --cache-ttl " + ttl.String()
 	}
-	if r.Faults != "" {
-		cmd += " --fault " + r.Faults
+	if faults != "" {
+		cmd += " --fault " + faults
 	}
-	return cmd
-}
-
-// URLs are the base URLs Command listens on (consecutive ports from
-// keyrace serve's default address).
-func (r serveRecipe) URLs() []string {
 	host, port, _ := net.SplitHostPort(refimpl.DefaultAddr)
 	p, _ := strconv.Atoi(port)
-	out := make([]string, max(r.Replicas, 1))
-	for i := range out {
-		out[i] = "http://" + net.JoinHostPort(host, strconv.Itoa(p+i))
+	urls := make([]string, max(replicas, 1))
+	for i := range urls {
+		urls[i] = "http://" + net.JoinHostPort(host, strconv.Itoa(p+i))
 	}
-	return out
+	return &runfolder.Serve{Command: cmd, Targets: urls, MasterKey: recipeKey}
 }
 
 // plural is "1 replica", "3 replicas".
@@ -208,7 +195,7 @@ func resolveTarget(ctx context.Context, f targetFlags) (target, error) {
 	}
 	desc += ")"
 	return target{URLs: rs.URLs(), MasterKey: embeddedKey, Describe: desc, close: func() { _ = rs.Close() },
-		Serve: &serveRecipe{Replicas: f.replicas, Faults: set.Spec(params), CacheTTL: f.cacheTTL}}, nil
+		Serve: serveRecipe(f.replicas, set.Spec(params), f.cacheTTL)}, nil
 }
 
 // topologyPrefix marks a --target that --topology produced.
