@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/client"
@@ -106,17 +107,25 @@ func (e *engine) referenceImage(ctx context.Context, o ReferenceOptions, logf fu
 	return tag, true, nil
 }
 
-// imageWithBinary returns the id of an image labelled with the binary hash
-// sum, or "".
+// imageWithBinary returns the id of a finished keyrace image labelled with
+// the binary hash sum, or "". The classic builder leaves an image after
+// every step; one that is not the last (no entrypoint yet) may show up
+// while another process is building the same binary, and is skipped.
 func (e *engine) imageWithBinary(ctx context.Context, sum string) (string, error) {
 	res, err := e.cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", LabelBinarySHA256+"="+sum)})
 	if err != nil {
 		return "", fmt.Errorf("list keyrace images: %w", err)
 	}
-	if len(res.Items) == 0 {
-		return "", nil
+	for _, it := range res.Items {
+		in, err := e.cli.ImageInspect(ctx, it.ID)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if c := in.Config; c != nil && slices.Equal(c.Entrypoint, []string{"/keyrace"}) {
+			return it.ID, nil
+		}
 	}
-	return res.Items[0].ID, nil
+	return "", nil
 }
 
 // moduleRoot finds the keyrace module from the working directory with
