@@ -88,11 +88,13 @@ func withinBound(bound time.Duration, write *client.Exchange, decide func() Step
 // UntilBound calls decide, which reports whether the decision saw the
 // write acknowledged at ack. Strict (bound 0) decides once; bounded
 // consistency repeats a decision that missed the write, a few milliseconds
-// apart, until bound has passed since ack, and the last one is judged. It
-// returns decide's last answer.
+// apart, and judges the first one that started bound or more after ack (a
+// decision that started inside the bound may lag). It returns decide's
+// last answer.
 func UntilBound(bound time.Duration, ack time.Time, decide func() bool) bool {
 	for {
-		if ok := decide(); ok || bound <= 0 || time.Since(ack) >= bound {
+		started := time.Now()
+		if ok := decide(); ok || bound <= 0 || started.Sub(ack) >= bound {
 			return ok
 		}
 		time.Sleep(min(5*time.Millisecond, bound/10+time.Microsecond))
