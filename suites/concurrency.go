@@ -48,7 +48,10 @@ func init() {
 			for e := range errs {
 				all = append(all, e)
 			}
-			if len(all) > 0 {
+			switch {
+			case len(all) > 0 && cannotRunErr() != nil:
+				Fail(fmt.Sprintf("the update→generate flows could not be judged (%d of %d stopped):\n\n%s", len(all), flowTeams, strings.Join(all, "\n\n")))
+			case len(all) > 0:
 				Fail(fmt.Sprintf("%d of %d update→generate flows saw a stale decision:\n\n%s", len(all), flowTeams, strings.Join(all, "\n\n")))
 			}
 		},
@@ -99,12 +102,22 @@ func init() {
 
 // flowRound sets the team's groups to [Gr] and decides at once: Gr must be
 // granted and G(r-1) refused listing exactly ['Gr']. It returns "" or a
-// description of what went wrong with the evidence.
+// description of what went wrong with the evidence; a failure that is no
+// decision at all (the write failed, no answer, a 5xx) also marks the run
+// as one that cannot be judged.
 func flowRound(ctx context.Context, env *Env, team string, r int) string {
 	now, prev := fmt.Sprintf("G%d", r), fmt.Sprintf("G%d", r-1)
 	_, wex, err := env.Writer().UpdateTeam(ctx, wire.UpdateTeamRequest{TeamID: team, ObjectPermission: wire.Some(accessGroups(now))})
 	if err != nil {
-		return fmt.Sprintf("team %s round %d: update failed: %v\n%s", team, r, err, Evidence(wex))
+		markCannotRun(fmt.Errorf("team %s round %d: update: %w", team, r, err))
+		return fmt.Sprintf("team %s round %d: the update failed, so nothing was decided: %v\n%s", team, r, err, Evidence(wex))
+	}
+	noDecision := func(ex *client.Exchange, err error) string {
+		if ae, ok := client.AsAPIError(err); ok && ae.Status < 500 {
+			return ""
+		}
+		markCannotRun(fmt.Errorf("team %s round %d: decision: %w", team, r, err))
+		return fmt.Sprintf("team %s round %d: the decision got no answer: %v\n%s", team, r, err, Evidence(ex))
 	}
 	var ex *client.Exchange
 	env.WithinBound(wex.End, func() bool {
@@ -112,6 +125,9 @@ func flowRound(ctx context.Context, env *Env, team string, r int) string {
 		return err == nil
 	})
 	if err != nil {
+		if msg := noDecision(ex, err); msg != "" {
+			return msg
+		}
 		return fmt.Sprintf("team %s round %d: %s refused %.1f ms after the write granting it was acknowledged: %v\nwrite:\n%s\ndecision:\n%s",
 			team, r, now, ms(ex.Start.Sub(wex.End)), err, Evidence(wex), Evidence(ex))
 	}
@@ -123,6 +139,11 @@ func flowRound(ctx context.Context, env *Env, team string, r int) string {
 		_, ex, err = env.Decider().GenerateKey(ctx, wire.GenerateKeyRequest{TeamID: team, ObjectPermission: accessGroups(prev)})
 		return refusedWithNew()
 	}) {
+		if err != nil {
+			if msg := noDecision(ex, err); msg != "" {
+				return msg
+			}
+		}
 		return fmt.Sprintf("team %s round %d: %s must be refused with Team allows: ['%s'] %.1f ms after the write revoking it was acknowledged, got %v\nwrite:\n%s\ndecision:\n%s",
 			team, r, prev, now, ms(ex.Start.Sub(wex.End)), err, Evidence(wex), Evidence(ex))
 	}

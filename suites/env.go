@@ -84,7 +84,11 @@ func (e *Env) CreateTeam(ctx context.Context, req wire.NewTeamRequest) wire.Team
 	}
 	t, ex, err := e.Writer().NewTeam(ctx, req)
 	Must(err, ex, "create team %s", req.TeamID)
-	DeferCleanup(func(ctx SpecContext) { _, _ = e.Writer().DeleteTeams(ctx, t.TeamID) })
+	DeferCleanup(func(ctx SpecContext) {
+		if cannotRunErr() == nil { // a target that stopped answering would make each cleanup wait out its timeout
+			_, _ = e.Writer().DeleteTeams(ctx, t.TeamID)
+		}
+	})
 	return t
 }
 
@@ -104,20 +108,27 @@ var cannotRun struct {
 }
 
 // Must fails the spec when err is not nil, printing the exchange. A
-// transport failure or a garbage answer also marks the run as "cannot run".
+// transport failure, a garbage answer or a 5xx also marks the run as
+// "cannot run": they say the target is broken, not whether it is stale.
 func Must(err error, ex *client.Exchange, what string, args ...any) {
 	GinkgoHelper()
 	if err == nil {
 		return
 	}
-	if errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrGarbage) {
-		cannotRun.Lock()
-		if cannotRun.err == nil {
-			cannotRun.err = err
-		}
-		cannotRun.Unlock()
+	if ae, ok := client.AsAPIError(err); errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrGarbage) || (ok && ae.Status >= 500) {
+		markCannotRun(err)
 	}
 	Fail(fmt.Sprintf("%s: %v\n%s", fmt.Sprintf(what, args...), err, Evidence(ex)))
+}
+
+// markCannotRun records the first failure that stops the run from judging
+// the target.
+func markCannotRun(err error) {
+	cannotRun.Lock()
+	defer cannotRun.Unlock()
+	if cannotRun.err == nil {
+		cannotRun.err = err
+	}
 }
 
 // Evidence renders an exchange for a failure message.
@@ -134,9 +145,10 @@ func ExpectSequence(ctx context.Context, s seq.Sequence, t seq.Target) seq.Resul
 	GinkgoHelper()
 	res, err := s.Run(ctx, t)
 	if err != nil {
-		if errors.Is(err, client.ErrUnreachable) || errors.Is(err, client.ErrGarbage) {
-			Must(err, nil, "%s", s.Name)
-		}
+		// The sequence could not get to its decision (a setup step was
+		// refused or failed): nothing was judged, so the run cannot pass or
+		// fail on it.
+		markCannotRun(fmt.Errorf("%s: %w", s.Name, err))
 		Fail(fmt.Sprintf("%s: %v\n%s", s.Name, err, describeResult(res)))
 	}
 	AddReportEntry(s.Name, describeResult(res), ReportEntryVisibilityFailureOrVerbose)

@@ -223,9 +223,7 @@ func RunFromTest(t GinkgoTestingT, cfg Config) error {
 var _ = BeforeSuite(func(ctx SpecContext) {
 	for _, c := range env.Replicas {
 		if err := seq.Preflight(ctx, c); err != nil {
-			cannotRun.Lock()
-			cannotRun.err = err
-			cannotRun.Unlock()
+			markCannotRun(err)
 			Fail(err.Error())
 		}
 	}

@@ -93,6 +93,19 @@ func TestCheckExitCodes(t *testing.T) {
 		hangSvc.ServeHTTP(w, r)
 	}))
 	t.Cleanup(hanging.Close)
+	failSvc, err := refimpl.New(refimpl.Config{MasterKey: "sk-cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failingWrites := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/team/update" {
+			http.Error(w, `{"error":{"message":"boom","type":"internal_server_error","param":"None","code":"500"}}`, http.StatusInternalServerError)
+			return
+		}
+		failSvc.ServeHTTP(w, r)
+	}))
+	t.Cleanup(failingWrites.Close)
+	other := startRef(t, nil) // a second deployment: not a replica of correct
 	file := filepath.Join(t.TempDir(), "a-file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -115,6 +128,8 @@ func TestCheckExitCodes(t *testing.T) {
 		{"bad URL", []string{"check", "--target", "localhost:4000", "--master-key", "sk-cli"}, exitCannotRun, "want an http(s)://host:port URL"},
 		{"unknown flag", []string{"check", "--nope"}, exitCannotRun, "flag provided but not defined"},
 		{"a target that stops answering", []string{"check", "--target", hanging.URL, "--master-key", "sk-cli", "--timeout", "1s"}, exitCannotRun, "Client.Timeout exceeded"},
+		{"management writes fail with 500", []string{"check", "--target", failingWrites.URL, "--master-key", "sk-cli"}, exitCannotRun, "cannot judge the target"},
+		{"two deployments posing as replicas", []string{"check", "--target", correct + "," + other, "--master-key", "sk-cli", "--label-filter", "replicas"}, exitCannotRun, "cannot judge the target"},
 		{"bad label filter", []string{"check", "--target", correct, "--master-key", "sk-cli", "--label-filter", "((("}, exitCannotRun, "Mismatched '('"},
 		{"label filter selecting nothing", []string{"check", "--target", correct, "--master-key", "sk-cli", "--label-filter", "no-such-label"}, exitCannotRun, "selects none"},
 		{"reports cannot be written", []string{"check", "--target", correct, "--master-key", "sk-cli", "--out", file}, exitCannotRun, "--out"},
