@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -70,7 +71,36 @@ func (e *engine) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.sameDeployment(ctx); err != nil {
+		return err
+	}
 	return e.warm(ctx)
+}
+
+// sameDeployment checks that every replica sees a team created through
+// the first: URLs of separate deployments would otherwise pass as
+// replicas with every cross-replica operation failing. A replica gets a
+// couple of seconds to see it.
+func (e *engine) sameDeployment(ctx context.Context) error {
+	if len(e.teams) == 0 {
+		return nil
+	}
+	team := e.teams[0].id
+	for i, c := range e.admin[1:] {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			_, _, err := c.TeamInfo(ctx, team)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("replica %d (%s) does not see team %s created through replica 0 (%s): are they replicas of one deployment? %w",
+					i+1, c.BaseURL(), team, e.admin[0].BaseURL(), err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // checkModels makes sure the target serves every model the scenario

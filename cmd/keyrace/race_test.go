@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -179,8 +180,18 @@ func TestRaceCannotJudge(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 		return true
 	})
+	var served atomic.Int64
+	stopsAnswering := wrap(func(w http.ResponseWriter, r *http.Request) bool {
+		if served.Add(1) <= 150 {
+			return false
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
 	cases := []struct{ name, target, contains string }{
 		{"every answer 200 {}", always200, "answered GET /team/info unlike a LiteLLM proxy"},
+		{"two deployments posing as replicas", startRef(t, nil) + "," + startRef(t, nil), "are they replicas of one deployment?"},
+		{"a target that stops answering", stopsAnswering, "inconclusive"},
 		{"grants without a key", emptyGrants, "inconclusive: no decision could be judged"},
 		{"no write acknowledged", failedWrites, "inconclusive: no write was acknowledged"},
 	}

@@ -35,6 +35,7 @@ package check
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -198,19 +199,29 @@ func Check(h history.History, opts Options) Result {
 
 // inconclusive says why a history cannot show the absence of stale
 // decisions, or "": no write was acknowledged (nothing to be stale about),
-// no decision was judged, or most operations failed or were unusable (a
-// broken target would otherwise pass).
+// no decision was judged, most operations failed or were unusable, a
+// replica answered nothing usable, or the target stopped answering before
+// the last third of the run (a broken target would otherwise pass).
 func inconclusive(in input) string {
-	lost := in.dropped + in.invalid
+	lost := in.dropped + in.invalid + in.lostWrites
+	total := in.ops + in.dropped + in.invalid
 	switch {
-	case in.ops+lost == 0:
+	case total == 0:
 		return "the history holds no operation"
 	case in.acked == 0:
-		return fmt.Sprintf("no write was acknowledged (%d operations, %d failed or unusable)", in.ops+lost, lost)
+		return fmt.Sprintf("no write was acknowledged (%d operations, %d failed or unusable)", total, lost)
 	case in.judged == 0:
-		return fmt.Sprintf("no decision could be judged (%d operations, %d failed or unusable)", in.ops+lost, lost)
-	case lost > in.ops:
-		return fmt.Sprintf("%d of %d operations failed or were unusable", lost, in.ops+lost)
+		return fmt.Sprintf("no decision could be judged (%d operations, %d failed or unusable)", total, lost)
+	case 2*lost > total:
+		return fmt.Sprintf("%d of %d operations failed or were unusable", lost, total)
+	case in.lastGood < in.lastCall*2/3:
+		return fmt.Sprintf("no usable answer after %.1f s of a run whose operations went on until %.1f s: the target stopped answering",
+			float64(in.lastGood)/1e9, float64(in.lastCall)/1e9)
+	}
+	for _, r := range slices.Sorted(maps.Keys(in.perReplica)) {
+		if c := in.perReplica[r]; c.usable == 0 {
+			return fmt.Sprintf("replica %d answered none of its %d operations usably: nothing was judged through it", r, c.sent)
+		}
 	}
 	return ""
 }

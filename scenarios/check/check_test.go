@@ -371,6 +371,41 @@ func TestCheck(t *testing.T) {
 			verdict: VerdictUnknown,
 		},
 		{
+			name: "failed writes count as lost",
+			build: func(b *hb) {
+				b.initial(T, "G1")
+				b.write(T, 0, 0, 1, "G1", "G2")
+				b.allow(T, "G2", 0, 2, 3)
+				for i := range 3 {
+					b.writeUnknown(T, 0, float64(4+i), "G1")
+				}
+			},
+			verdict: VerdictUnknown,
+		},
+		{
+			name: "a target that stopped answering is inconclusive",
+			build: func(b *hb) {
+				b.initial(T, "G1")
+				b.write(T, 0, 0, 1, "G1", "G2")
+				b.allow(T, "G2", 0, 2, 3)
+				b.allow(T, "G2", 0, 4, 5)
+				b.failDecide(T, "G2", 0, 30) // the last answers came at 5 ms of a 30 ms run
+			},
+			verdict: VerdictUnknown,
+		},
+		{
+			name: "a replica with nothing usable is inconclusive",
+			build: func(b *hb) {
+				b.initial(T, "G1")
+				b.write(T, 0, 0, 1, "G1", "G2")
+				b.allow(T, "G2", 0, 2, 3)
+				b.allow(T, "G2", 0, 4, 5)
+				b.allow(T, "G2", 0, 6, 7)
+				b.failDecide(T, "G2", 1, 6)
+			},
+			verdict: VerdictUnknown,
+		},
+		{
 			name: "teams are independent",
 			build: func(b *hb) {
 				b.initial(T, "G1").initial("team-2", "G1")

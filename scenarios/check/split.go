@@ -21,9 +21,19 @@ type input struct {
 	dropped        int
 	invalid        int
 	// acked counts writes acknowledged with a success; judged the
-	// decisions and reads kept (they are what the check judges).
-	acked, judged int
+	// decisions and reads kept (they are what the check judges); lostWrites
+	// the writes whose outcome is unknown (no answer, 5xx).
+	acked, judged, lostWrites int
+	// perReplica counts, per replica, the operations sent to it and those
+	// that came back usable (an acknowledged write or a judged decision).
+	perReplica map[int]*replicaCount
+	// lastCall is the latest call and lastGood the latest return of a usable
+	// operation: a target that stopped answering leaves a gap between them.
+	lastCall, lastGood int64
 }
+
+// replicaCount is one replica's share of the history.
+type replicaCount struct{ sent, usable int }
 
 // part is one partition: the kept operations on one register of one team,
 // in recorded order.
@@ -49,9 +59,17 @@ func split(h history.History) input {
 	type pair struct{ perm, mem *part }
 	byTeam := map[string]*pair{}
 	last := int64(math.MinInt64)
+	in.perReplica = map[int]*replicaCount{}
 	for i := range h.Ops {
 		op := &h.Ops[i]
 		keep, unknown, reg := classifyOutcome(op)
+		rc := in.perReplica[op.Replica]
+		if rc == nil {
+			rc = &replicaCount{}
+			in.perReplica[op.Replica] = rc
+		}
+		rc.sent++
+		in.lastCall = max(in.lastCall, op.Call)
 		switch keep {
 		case dropOp:
 			in.dropped++
@@ -82,14 +100,17 @@ func split(h history.History) input {
 		}
 		(*dst).ops = append((*dst).ops, op)
 		in.ops++
-		switch op.Kind {
-		case history.Decide, history.ReadMembers:
+		switch {
+		case op.Kind == history.Decide || op.Kind == history.ReadMembers:
 			in.judged++
+		case unknown:
+			in.lostWrites++
+			continue
 		default:
-			if !unknown {
-				in.acked++
-			}
+			in.acked++
 		}
+		rc.usable++
+		in.lastGood = max(in.lastGood, op.Return)
 	}
 	if last == math.MinInt64 {
 		last = 0
