@@ -395,7 +395,8 @@ func writeReports(dir string, r Report, rep reports.ConformanceReport) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	cfg := reporters.JunitReportConfig{OmitTimelinesForSpecState: types.SpecStatePassed, OmitLeafNodeType: true}
+	// One testcase per spec: the suite's setup and report nodes are not specs.
+	cfg := reporters.JunitReportConfig{OmitTimelinesForSpecState: types.SpecStatePassed, OmitLeafNodeType: true, OmitSuiteSetupNodes: true}
 	if err := reporters.GenerateJUnitReportWithConfig(r, filepath.Join(dir, "junit.xml"), cfg); err != nil {
 		return fmt.Errorf("junit report: %w", err)
 	}

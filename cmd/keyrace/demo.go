@@ -57,6 +57,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\ncorrect build: %s\nfaulty build (%s): %s\n(%.1f s)\n",
 		cleanWord(correctClean), refimpl.FaultStaleObjectPermission, reproducedWord(reproduced), time.Since(start).Seconds())
 	if !correctClean || !reproduced || !racesOK {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "keyrace demo: interrupted\n")
+			return exitCannotRun
+		}
 		fmt.Fprintf(stderr, "keyrace demo: the demo did not come out as expected (correct clean=%v, bug reproduced=%v, races as expected=%v)\n", correctClean, reproduced, racesOK)
 		return exitViolation
 	}

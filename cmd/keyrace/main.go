@@ -62,10 +62,14 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "Exit codes: 0 clean, 1 violation found, 2 cannot run.\n")
 }
 
-func main() {
+func main() { os.Exit(runMain()) }
+
+// runMain runs the command line with Ctrl-C and SIGTERM cancelling the
+// context: commands stop their traffic, clean up and exit 2.
+func runMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -21,7 +21,7 @@ import (
 // process of its own, as for users (Ginkgo runs suites once per process).
 func TestMain(m *testing.M) {
 	if os.Getenv("KEYRACE_TEST_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(runMain())
 	}
 	os.Exit(m.Run())
 }

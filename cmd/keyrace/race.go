@@ -130,6 +130,13 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 		o.History.Header.Disruptions = windows(o.Started)
 		o.Header.Disruptions = o.History.Header.Disruptions
 	}
+	interrupted := err != nil && o != nil && ctx.Err() != nil
+	if interrupted {
+		// Stopped from outside after traffic began: keep what was recorded
+		// (the history of a long run is worth keeping), but it judges nothing.
+		fmt.Fprintf(stderr, "keyrace race: interrupted after %.1fs: writing the partial run folder\n", o.Elapsed.Seconds())
+		err = nil
+	}
 	if err != nil {
 		// Nothing ran: leave no half-made run folder behind.
 		results.Close()
@@ -162,6 +169,11 @@ func race(ctx context.Context, r raceRun, stdout, stderr io.Writer) (*scenarios.
 		if o.CleanupError != "" {
 			fmt.Fprintf(stderr, "keyrace race: cleanup: %s\n", o.CleanupError)
 		}
+	}
+	if interrupted && o.Check.Verdict != check.VerdictViolation {
+		// A violation found before the interrupt stands; "ok" does not.
+		fmt.Fprintf(stderr, "keyrace race: interrupted: no violation in what ran, but the run did not finish\n")
+		return o, exitCannotRun
 	}
 	return o, verdictCode(o.Check, stderr)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -211,5 +212,33 @@ func TestRaceCannotJudge(t *testing.T) {
 	}
 	if code, out, errs := runCLI(t, "report", dir); code != exitCannotRun || !strings.Contains(errs, "inconclusive") {
 		t.Fatalf("report of an empty history: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestRaceInterrupted: Ctrl-C during the traffic stops the race at once,
+// keeps what was recorded in the run folder, and exits 2 (it judged a run
+// that did not finish).
+func TestRaceInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "race", "--scenario", "warm-update", "--target", "embedded", "--duration", "60s", "--out", dir)
+	cmd.Env = append(os.Environ(), "KEYRACE_TEST_MAIN=1", "KEYRACE_TARGET=")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != exitCannotRun {
+		t.Fatalf("interrupted race: %v, want exit %d\n%s", err, exitCannotRun, errb.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the race took %v to stop after the interrupt", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "history.jsonl")); err != nil {
+		t.Errorf("the interrupted run left no history: %v\n%s", err, errb.String())
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	refimpl "github.com/keyrace/keyrace/reference-impl"
 	"github.com/keyrace/keyrace/reports"
+	"github.com/keyrace/keyrace/suites"
 )
 
 // keyraceBin is built once by TestMain: the matrix drives the real CLI,
@@ -184,7 +185,7 @@ func xmllintJUnit(t *testing.T, path string) {
 		t.Fatalf("xmllint %s: %v\n%s", path, err, out)
 	}
 	n, err := exec.Command("xmllint", "--xpath", "count(//testcase)", path).Output()
-	if err != nil || strings.TrimSpace(string(n)) == "0" {
-		t.Fatalf("junit.xml has no test cases (%s, %v)", n, err)
+	if want := fmt.Sprint(len(suites.Specs())); err != nil || strings.TrimSpace(string(n)) != want {
+		t.Fatalf("junit.xml has %s test cases, want one per spec (%s): %v", strings.TrimSpace(string(n)), want, err)
 	}
 }
