@@ -14,8 +14,10 @@ all: build
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
-build: ## build bin/keyrace
-	$(GO) build -o $(BIN) ./cmd/keyrace
+# A static binary (no cgo): it runs anywhere, and --topology puts it as it
+# is into the FROM scratch reference image.
+build: ## build bin/keyrace (static)
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/keyrace
 
 demo: build ## reproduce the seed bug on two embedded services (needs only Go)
 	./$(BIN) demo

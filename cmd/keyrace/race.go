@@ -226,8 +226,8 @@ func printRepro(w io.Writer, res check.Result, dir string, serve *runfolder.Serv
 		fmt.Fprintf(w, "reproduce: KEYRACE_MASTER_KEY=... bash %s\n", script)
 		return
 	}
-	fmt.Fprintf(w, "reproduce (the embedded service is gone; start an equivalent one):\n"+
-		"  %s &\n"+
+	fmt.Fprintf(w, "reproduce (the run's service is gone; start an equivalent one):\n"+
+		"  %s\n"+
 		"  KEYRACE_TARGET=%s KEYRACE_MASTER_KEY=%s bash %s\n", serve.Command, strings.Join(serve.Targets, ","), serve.MasterKey, script)
 }
 

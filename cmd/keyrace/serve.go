@@ -100,7 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		go func() {
 			defer wg.Done()
 			errs[i] = servers[i].Serve(ctx, a, func(bound net.Addr) {
-				fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store %s%s%s)\n", bound, build, ttlDesc, storeDesc, tierDesc, replicaNote(i, len(addrs)))
+				fmt.Fprintf(stdout, "keyrace reference service on http://%s (%s, cache TTL %s, store %s%s%s)\n", reachable(bound), build, ttlDesc, storeDesc, tierDesc, replicaNote(i, len(addrs)))
 			})
 			if errs[i] != nil {
 				cancel() // one replica failing stops them all
@@ -164,6 +164,19 @@ func replicaAddrs(addr string, n int) ([]string, error) {
 		out[i] = net.JoinHostPort(host, strconv.Itoa(p))
 	}
 	return out, nil
+}
+
+// reachable is a listen address as a client on this machine dials it: an
+// unspecified host (":0", "0.0.0.0", "::") is reached on loopback.
+func reachable(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func replicaNote(i, n int) string {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +47,9 @@ type target struct {
 const recipeKey = "sk-1234"
 
 // serveRecipe is the keyrace serve command that stands up, by hand, the
-// equivalent of an embedded service (same replicas, faults and cache TTL,
-// on keyrace serve's default address), and the URLs it listens on.
+// equivalent of a reference service keyrace started (same replicas, faults
+// and cache TTL, in one process on keyrace serve's default address), and
+// the URLs it listens on.
 func serveRecipe(replicas int, faults string, ttl *time.Duration) *runfolder.Serve {
 	cmd := selfName() + " serve --master-key " + recipeKey
 	if replicas > 1 {
@@ -59,6 +61,7 @@ func serveRecipe(replicas int, faults string, ttl *time.Duration) *runfolder.Ser
 	if faults != "" {
 		cmd += " --fault " + faults
 	}
+	cmd += " &"
 	host, port, _ := net.SplitHostPort(refimpl.DefaultAddr)
 	p, _ := strconv.Atoi(port)
 	urls := make([]string, max(replicas, 1))
@@ -163,7 +166,7 @@ func resolveTarget(ctx context.Context, f targetFlags) (target, error) {
 		}
 		seen := map[string]bool{}
 		for _, u := range urls {
-			k := strings.TrimRight(u, "/")
+			k := strings.ToLower(strings.TrimRight(u, "/")) // scheme and host are case-blind
 			if seen[k] {
 				return target{}, fmt.Errorf("--target lists %s twice: name each replica once (the replica specs would write and decide through one process)", u)
 			}
@@ -218,6 +221,16 @@ func startTopology(ctx context.Context, spec, faults string, cacheTTL *time.Dura
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return target{}, fmt.Errorf("--topology %q: %w", spec, err)
+	}
+	known := map[string][]string{"reference": {"replicas", "ttl", "fault"}, "litellm": {"image", "replicas", "ttl", "redis"}}
+	keys, ok := known[kind]
+	if !ok {
+		return target{}, fmt.Errorf("--topology %q: kind must be reference or litellm", spec)
+	}
+	for k := range q {
+		if !slices.Contains(keys, k) {
+			return target{}, fmt.Errorf("--topology %q: unknown setting %q (%s takes %s)", spec, k, kind, strings.Join(keys, ", "))
+		}
 	}
 	replicas := 2
 	if v := q.Get("replicas"); v != "" {
@@ -277,12 +290,23 @@ func startTopology(ctx context.Context, spec, faults string, cacheTTL *time.Dura
 	if err != nil {
 		return target{}, fmt.Errorf("--topology %s: %w", kind, err)
 	}
+	var serve *runfolder.Serve
+	if kind == "reference" {
+		set, params, _ := refimpl.ParseFaultSpec(faults)
+		if set.Has(refimpl.FaultStaleRepublish) {
+			// This fault needs Redis: the compose file is the deployment by hand.
+			serve = &runfolder.Serve{Command: "KEYRACE_FAULTS=" + set.Spec(params) + " docker compose up --build -d   # docker-compose.yml: 2 replicas on PostgreSQL + Redis",
+				Targets: []string{"http://127.0.0.1:4000", "http://127.0.0.1:4001"}, MasterKey: "sk-keyrace-compose"}
+		} else {
+			serve = serveRecipe(topo.Replicas(), set.Spec(params), cacheTTL)
+		}
+	}
 	desc := fmt.Sprintf("%s topology (%d replicas on PostgreSQL + Redis in Docker", kind, topo.Replicas())
 	if faults != "" {
 		desc += ", faults " + faults
 	}
 	desc += ")"
-	return target{URLs: topo.URLs(), MasterKey: topo.MasterKey(), Describe: desc, topo: topo, close: func() {
+	return target{URLs: topo.URLs(), MasterKey: topo.MasterKey(), Describe: desc, topo: topo, Serve: serve, close: func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		_ = topo.Close(cctx)

@@ -100,8 +100,8 @@ func writeMarkdown(w io.Writer, in Input, s Summary, feat *check.Violation, hasR
 	if hasRepro {
 		p("\n### Reproduce\n\n`repro.sh` in this folder replays the violation above with fresh ids (it creates and deletes its own team):\n\n")
 		if sv := s.Serve; sv != nil {
-			p("The run's target was a reference service inside keyrace, gone since the run ended; start an equivalent one first:\n\n")
-			p("```sh\n%s &\nKEYRACE_TARGET=%s KEYRACE_MASTER_KEY=%s bash repro.sh\n```\n\n", sv.Command, shellWord(strings.Join(sv.Targets, ",")), shellWord(sv.MasterKey))
+			p("The run's target was a reference service keyrace started, gone since the run ended; start an equivalent one first:\n\n")
+			p("```sh\n%s\nKEYRACE_TARGET=%s KEYRACE_MASTER_KEY=%s bash repro.sh\n```\n\n", sv.Command, shellWord(strings.Join(sv.Targets, ",")), shellWord(sv.MasterKey))
 		} else {
 			p("```sh\nKEYRACE_TARGET=%s KEYRACE_MASTER_KEY=<master key> bash repro.sh\n```\n\n", shellWord(strings.Join(s.Target, ",")))
 		}

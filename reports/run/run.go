@@ -76,16 +76,16 @@ type Facts struct {
 	Faults string
 	// Version is the keyrace version that ran.
 	Version string
-	// Serve is set for a run against a reference service started
-	// in-process (gone once the run ended): the reproduction hints aim
-	// repro.sh at an equivalent one started by hand.
+	// Serve is set for a run against a reference service keyrace started
+	// (in-process or in Docker, gone once the run ended): the reproduction
+	// hints aim repro.sh at an equivalent one started by hand.
 	Serve *Serve
 }
 
-// Serve is how to start by hand the equivalent of a run's in-process
-// reference service.
+// Serve is how to start by hand the equivalent of the reference service a
+// run's target was.
 type Serve struct {
-	// Command is the keyrace serve command line.
+	// Command is the shell command that starts it (in the background).
 	Command string `json:"command"`
 	// Targets are the base URLs it listens on.
 	Targets []string `json:"targets"`
