@@ -126,6 +126,7 @@ func TestCorrectBuildPasses(t *testing.T) {
 		t.Fatalf("exit %d, failed %v\n%s", code, failed, out)
 	}
 	xmllintJUnit(t, filepath.Join(dir, "junit.xml"))
+	referenceReportIsCurrent(t, filepath.Join(dir, "conformance-report.json"))
 	if !strings.Contains(out, "conformance: success") {
 		t.Fatalf("the conformance report is not success:\n%s", out)
 	}
@@ -151,6 +152,29 @@ func TestBoundedConsistency(t *testing.T) {
 	code, failed, out, _ := checkCfg(t, lagged(400*time.Millisecond), "--consistency", "bounded:50ms", "--label-filter", "consistency")
 	if code != 1 || !slices.Contains(failed, "ConsistencySeedGrant") {
 		t.Errorf("lag 400ms under bounded:50ms: exit %d, failed %v, want 1 with ConsistencySeedGrant\n%s", code, failed, out)
+	}
+}
+
+// referenceReportIsCurrent: the checked-in reports/reference report has the
+// results the suites give the reference service now (the same two replicas
+// and features as `make reference-report`); only the run's date and seed
+// may differ.
+func referenceReportIsCurrent(t *testing.T, fresh string) {
+	t.Helper()
+	read := func(path string) reports.ConformanceReport {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r reports.ConformanceReport
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return r
+	}
+	got, ref := read(fresh), read("../../reports/reference/conformance-report.json")
+	if got.Summary != ref.Summary || got.SuiteVersion != ref.SuiteVersion || fmt.Sprint(got.Profiles) != fmt.Sprint(ref.Profiles) {
+		t.Errorf("reports/reference is out of date (run `make reference-report`):\nchecked in: %s\nnow:        %s", ref.Summary, got.Summary)
 	}
 }
 
