@@ -55,10 +55,6 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitCannotRun
 		}
 	}
-	if tf.replicas != 1 && !tf.embedded() {
-		fmt.Fprintf(stderr, "keyrace check: --replicas applies to --target embedded only (list the replicas of a running proxy in --target)\n")
-		return exitCannotRun
-	}
 	tg, ok := tf.resolve(ctx, "check", stderr)
 	if !ok {
 		return exitCannotRun

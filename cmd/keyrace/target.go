@@ -124,6 +124,10 @@ func (f *targetFlags) embedded() bool {
 // ok=false then.
 func (f *targetFlags) resolve(ctx context.Context, cmd string, stderr io.Writer) (target, bool) {
 	spec := f.spec
+	if f.replicas != 1 && !f.embedded() {
+		fmt.Fprintf(stderr, "keyrace %s: --replicas applies to --target embedded only (list the replicas of a running proxy in --target; give a topology's in its replicas= setting)\n", cmd)
+		return target{}, false
+	}
 	if f.topo != "" {
 		if strings.TrimSpace(spec) != "" && os.Getenv("KEYRACE_TARGET") != spec {
 			fmt.Fprintf(stderr, "keyrace %s: give --target or --topology, not both\n", cmd)
