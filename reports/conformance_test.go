@@ -73,12 +73,22 @@ func TestSchemaRejectsBadReports(t *testing.T) {
 	if err := ValidateConformance(b); err != nil {
 		t.Fatalf("a good report was refused: %v", err)
 	}
+	// Every mode keyrace check accepts (Go durations) is a valid report.
+	for _, mode := range []string{"bounded:500ms", "bounded:1.5s", "bounded:1m30s", "bounded:1h2m3.5s", "bounded:250µs"} {
+		r := good
+		r.ConsistencyMode = mode
+		b, _ := json.Marshal(r)
+		if err := ValidateConformance(b); err != nil {
+			t.Errorf("mode %s refused: %v", mode, err)
+		}
+	}
 	for name, mutate := range map[string]func(*ConformanceReport){
-		"wrong apiVersion": func(r *ConformanceReport) { r.APIVersion = "v0" },
-		"bad result":       func(r *ConformanceReport) { r.Profiles[0].Result = "maybe" },
-		"bad mode":         func(r *ConformanceReport) { r.ConsistencyMode = "eventual" },
-		"no replicas":      func(r *ConformanceReport) { r.Replicas = 0 },
-		"empty project":    func(r *ConformanceReport) { r.Implementation.Project = "" },
+		"wrong apiVersion":  func(r *ConformanceReport) { r.APIVersion = "v0" },
+		"bad result":        func(r *ConformanceReport) { r.Profiles[0].Result = "maybe" },
+		"bad mode":          func(r *ConformanceReport) { r.ConsistencyMode = "eventual" },
+		"mode without unit": func(r *ConformanceReport) { r.ConsistencyMode = "bounded:5" },
+		"no replicas":       func(r *ConformanceReport) { r.Replicas = 0 },
+		"empty project":     func(r *ConformanceReport) { r.Implementation.Project = "" },
 	} {
 		r := good
 		r.Profiles = append([]ProfileReport(nil), good.Profiles...)

@@ -87,7 +87,14 @@ func LoadFile(file string) (*Scenario, error) {
 func Parse(b []byte) (*Scenario, error) {
 	var s Scenario
 	if err := yaml.UnmarshalStrict(b, &s); err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
+		// sigs.k8s.io/yaml converts to JSON first; its messages say so
+		// ("error unmarshaling JSON: while decoding JSON: json: unknown
+		// field"), which would puzzle the author of a YAML file.
+		msg := err.Error()
+		if i := strings.LastIndex(msg, "json: "); i >= 0 {
+			msg = msg[i+len("json: "):]
+		}
+		return nil, fmt.Errorf("parse: %s", msg)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

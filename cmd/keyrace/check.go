@@ -36,7 +36,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(fs.Output(), "Runs keyrace's conformance, consistency, concurrency and replica specs against a\nLiteLLM-compatible proxy. Every spec creates teams named keyrace-<run>-* and\ndeletes them afterwards, so a shared proxy can be checked.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nFeatures: %s (core: %s)\n", featureList(suites.AllFeatures), featureList(suites.CoreFeatures))
-		fmt.Fprintf(fs.Output(), "\nExit codes: 0 clean, 1 a spec failed (a violation), 2 cannot run (target down, key refused, garbage answers, bad flags).\n")
+		fmt.Fprintf(fs.Output(), "\nExit codes: 0 clean, 1 a spec failed (a violation), 2 cannot run (target down or stopped answering, key\nrefused, garbage answers, interrupted, bad flags, a label filter selecting no spec, an --out that\ncannot be written).\n")
 	}
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
@@ -99,6 +99,7 @@ func reportOutcome(res suites.Outcome, out string, stdout, stderr io.Writer) int
 		return exitCannotRun
 	}
 	fmt.Fprintf(stdout, "\nconformance: %s — %s\n", res.Report.Overall(), res.Report.Summary)
+	fmt.Fprintf(stdout, "seed %d (--seed %d runs the specs in the same order)\n", res.Report.Seed, res.Report.Seed)
 	if out != "" {
 		fmt.Fprintf(stdout, "reports: %s/{junit.xml,ginkgo-report.json,conformance-report.yaml,conformance-report.json}\n", out)
 	}

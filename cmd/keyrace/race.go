@@ -36,7 +36,7 @@ func runRace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: keyrace race --scenario NAME --target URL[,URL...] --master-key KEY [flags]\n       keyrace race --scenario NAME --target embedded [--fault NAME]\n       keyrace race --list\n\n")
 		fmt.Fprintf(fs.Output(), "Drives a race scenario with Vegeta, records every operation, checks the history\nper team for linearizability (porcupine) and classifies each violation, then\nwrites a run folder: summary.json, summary.md, report.html, history.jsonl,\nresults.bin (for vegeta report/plot) and repro.sh.\n\nFlags:\n")
 		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\nExit codes: 0 clean, 1 violations found, 2 cannot run or inconclusive (the checker timed out, or the run\njudged nothing: no write acknowledged, no decision judged, most operations failed).\n")
+		fmt.Fprintf(fs.Output(), "\nExit codes: 0 clean, 1 violations found, 2 cannot run or inconclusive (the checker timed out, or the run\njudged nothing: no write acknowledged, no decision judged, most operations failed, the target\nstopped answering). Ctrl-C stops the traffic and writes what was recorded: exit 1 if a violation\nwas already found, else 2.\n")
 	}
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code

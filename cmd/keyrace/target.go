@@ -101,10 +101,10 @@ func addTargetFlags(fs *flag.FlagSet) *targetFlags {
 	f := &targetFlags{}
 	fs.StringVar(&f.spec, "target", envOr("KEYRACE_TARGET", ""), "proxy base URL, or several replicas of one deployment comma-separated (env KEYRACE_TARGET); 'embedded' starts the reference service in-process")
 	fs.StringVar(&f.masterKey, "master-key", envOr("KEYRACE_MASTER_KEY", ""), "the proxy's master key (env KEYRACE_MASTER_KEY)")
-	fs.StringVar(&f.topo, "topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2]")
+	fs.StringVar(&f.topo, "topology", "", "start a Docker topology instead of --target: reference?replicas=3[&ttl=60s][&fault=F] (reference service on PostgreSQL + Redis) or litellm?image=IMAGE[&replicas=2][&ttl=60s][&redis=false]")
 	fs.StringVar(&f.faults, "fault", "", "with --target embedded or --topology reference: faults of the reference service, e.g. stale-object-permission or invalidation-lag=5ms")
 	fs.IntVar(&f.replicas, "replicas", 1, "with --target embedded: how many in-process replicas (one store, a cache each)")
-	fs.Func("cache-ttl", "with --target embedded or --topology reference: the reference service's cache TTL, e.g. 2s; 0 disables caching (default 60s; the ttl-sweep scenario sets its own)", func(v string) error {
+	fs.Func("cache-ttl", "with --target embedded or --topology reference: the reference service's cache TTL, e.g. 2s; 0 disables caching (default 60s; race --scenario ttl-sweep sets its own)", func(v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			return fmt.Errorf("want a duration >= 0 such as 60s or 0")
