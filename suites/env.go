@@ -55,8 +55,8 @@ func (e *Env) SeqTarget() seq.Target {
 
 // WithinBound judges a decision made after a write acknowledged at ack:
 // decide reports whether the answer saw the write. Strict consistency
-// decides once; bounded repeats a decision that missed the write until
-// Bound has passed since ack. It returns the last answer.
+// decides once; bounded repeats a decision that missed the write until one
+// starts Bound or more after ack (seq.UntilBound). It returns the last answer.
 func (e *Env) WithinBound(ack time.Time, decide func() bool) bool {
 	return seq.UntilBound(e.Bound, ack, decide)
 }

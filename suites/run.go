@@ -248,7 +248,7 @@ var _ = Describe("keyrace", func() {
 					if err := cannotRunErr(); err != nil {
 						// The run cannot be judged any more (exit 2): waiting
 						// out every request timeout would only delay saying so.
-						Skip("not run: the target stopped answering earlier: " + err.Error())
+						Skip("not run: an earlier spec found the target cannot be judged: " + err.Error())
 					}
 					s.Run(ctx, env)
 				})
